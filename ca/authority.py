@@ -1,0 +1,104 @@
+"""Issuing certificates as a CA of the federation, and recording every one."""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ca.errors import CaError
+from ca.keys import KeyRef, KeyStore
+from ca.models import Authority, IssuedCertificate
+from ca.profiles import PROFILES, CertificateProfile, Issuer, build_certificate
+from verifier.timeutil import utc_now
+
+ROOT_CODE = "root"
+
+
+def record_certificate(
+    session: Session, issuer_code: str, profile: CertificateProfile, certificate: x509.Certificate
+) -> IssuedCertificate:
+    """Keep an issued certificate (serial, subject, profile, DER) in the CA's register."""
+    row = IssuedCertificate(
+        issuer_code=issuer_code,
+        serial=format(certificate.serial_number, "x"),
+        subject=certificate.subject.rfc4514_string(),
+        profile=profile.name,
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        certificate_der=certificate.public_bytes(Encoding.DER),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def issue_certificate(
+    session: Session,
+    issuer_code: str,
+    issuer: Issuer,
+    profile: CertificateProfile,
+    subject: x509.Name,
+    public_key: CertificatePublicKeyTypes,
+) -> IssuedCertificate:
+    certificate = build_certificate(profile, subject, public_key, issuer=issuer)
+    return record_certificate(session, issuer_code, profile, certificate)
+
+
+def get_authority(session: Session, code: str) -> Authority:
+    authority = session.get(Authority, code)
+    if authority is None:
+        raise CaError(f"no certificate authority {code!r} (run `govtrust dev-init`?)")
+    return authority
+
+
+def load_issuer(session: Session, key_store: KeyStore, code: str) -> Issuer:
+    """The online CA `code` ready to sign; the national root is never loaded this way."""
+    authority = get_authority(session, code)
+    if authority.key_ref is None:
+        raise CaError(f"authority {code!r} is offline: its key is not available to the server")
+    key_ref = KeyRef.parse(authority.key_ref)
+    if key_ref.backend != key_store.backend:
+        raise CaError(f"authority {code!r} key lives in a {key_ref.backend} key store")
+    return Issuer(
+        certificate=authority.certificate,
+        private_key=key_store.private_key(key_ref.name),
+        profile=PROFILES[authority.profile],
+    )
+
+
+def latest_certificate(session: Session, profile: CertificateProfile) -> IssuedCertificate:
+    row = session.scalars(
+        select(IssuedCertificate)
+        .where(IssuedCertificate.profile == profile.name, IssuedCertificate.revoked_at.is_(None))
+        .order_by(IssuedCertificate.not_before.desc(), IssuedCertificate.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise CaError(f"no {profile.name} certificate has been issued")
+    return row
+
+
+def add_authority(
+    session: Session,
+    code: str,
+    name: str,
+    profile: CertificateProfile,
+    certificate: x509.Certificate,
+    key_ref: KeyRef | None,
+) -> Authority:
+    if session.get(Authority, code) is not None:
+        raise CaError(f"authority {code!r} already exists")
+    authority = Authority(
+        code=code,
+        name=name,
+        profile=profile.name,
+        certificate_der=certificate.public_bytes(Encoding.DER),
+        key_ref=str(key_ref) if key_ref else None,
+        created_at=utc_now(),
+    )
+    session.add(authority)
+    session.flush()
+    return authority

@@ -1,0 +1,3 @@
+from govtrust.cli import main
+
+main()

@@ -1,0 +1,23 @@
+"""The govtrust web application: API routers assembled under /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from govtrust.api import ca, health
+from govtrust.api.problems import install_problem_handlers
+from govtrust.runtime import Runtime
+from govtrust.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="govtrust",
+        version="0.1.0",
+        description="Trust infrastructure: PKI, e-seals, e-licences, offline verification.",
+    )
+    app.state.runtime = Runtime(settings)
+    install_problem_handlers(app)
+    app.include_router(health.router, prefix="/api/v1")
+    app.include_router(ca.router, prefix="/api/v1")
+    return app

@@ -1,0 +1,202 @@
+"""The `govtrust` command line. Exit codes: 0 success/valid, 1 invalid, 2 bad input or error,
+3 indeterminate; every failure is one line on stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from govtrust.settings import Settings
+from verifier.errors import InputError
+
+app = typer.Typer(
+    help="govtrust: e-seals, e-licences and offline verification on a federated PKI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+licence_app = typer.Typer(help="Issue and revoke licences.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(licence_app, name="licence")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@app.command("dev-init")
+def dev_init_command(
+    force: Annotated[bool, typer.Option(help="recreate everything (DEV data is lost)")] = False,
+) -> None:
+    """Create the DEV federation (root, regions 330000 and 440000, departments, trust list)."""
+    from govtrust.devinit import dev_init
+
+    settings = _settings()
+    result = dev_init(settings, force=force, progress=lambda step: _say(f"dev-init: {step}"))
+    if result.created:
+        typer.echo(f"dev federation created; national root SHA-256 {result.root_fingerprint}")
+        typer.echo(f"trust list: {settings.trust_list_path}")
+    else:
+        typer.echo("dev federation already exists; nothing changed (use --force to recreate)")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date."""
+    from govtrust.db import upgrade
+    from govtrust.runtime import Runtime
+
+    upgrade(Runtime(_settings()).database.engine)
+    typer.echo("database schema is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default GOVTRUST_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default GOVTRUST_PORT")] = None,
+) -> None:
+    """Serve the API (and its OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from govtrust.app import create_app
+    from govtrust.db import upgrade
+    from govtrust.runtime import Runtime
+
+    settings = _settings()
+    if not settings.dev_mode and _has_dev_keys(settings.dev_keys_dir):
+        raise InputError(
+            f"refusing to start outside dev mode: dev keys found in {settings.dev_keys_dir}"
+        )
+    upgrade(Runtime(settings).database.engine)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+def _has_dev_keys(directory: Path) -> bool:
+    return directory.is_dir() and any(p.name != "README.md" for p in directory.iterdir())
+
+
+@licence_app.command("issue")
+def licence_issue(
+    region: Annotated[str, typer.Option(help="region code, e.g. 330000")],
+    department: Annotated[str, typer.Option(help="department code, e.g. amr")],
+    licence_type: Annotated[str, typer.Option("--type", help="e.g. business-licence")],
+    holder_name: Annotated[str, typer.Option(help="holder's name")],
+    holder_id: Annotated[str, typer.Option(help="USCC or citizen ID number")],
+    out: Annotated[Path, typer.Option(help="where to write the sealed PDF")],
+) -> None:
+    """Issue a licence, seal its PDF, write it to --out and print its number."""
+    from govtrust.issuance import SealingService
+    from govtrust.runtime import Runtime
+    from licence_registry.lifecycle import IssueRequest, issue_licence
+
+    if out.exists() and out.is_dir():
+        raise InputError(f"--out {out} is a directory")
+    if not out.parent.exists():
+        raise InputError(f"--out: folder {out.parent} does not exist")
+    runtime = Runtime(_settings())
+    request = IssueRequest(region, department, licence_type, holder_name, holder_id)
+    with runtime.database.transaction() as session:
+        licence = issue_licence(
+            session,
+            request,
+            sealer=SealingService.for_pdf(runtime.sealers),
+            protector=runtime.data_protector,
+        )
+        _write_atomically(out, licence.pdf)
+        typer.echo(licence.identifier)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+@licence_app.command("revoke")
+def licence_revoke(
+    number: Annotated[str, typer.Argument(help="licence identifier")],
+    reason: Annotated[str, typer.Option(help="why it is revoked")],
+) -> None:
+    """Revoke a licence for good."""
+    from govtrust.runtime import Runtime
+    from licence_registry.lifecycle import revoke_licence
+
+    runtime = Runtime(_settings())
+    with runtime.database.transaction() as session:
+        licence = revoke_licence(session, number, reason)
+        typer.echo(f"revoked {licence.identifier}")
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="licence PDF")],
+    trust_list: Annotated[
+        Path | None, typer.Option(help="signed trust list; default var/trust-list.jws")
+    ] = None,
+    root_fingerprint: Annotated[
+        str | None, typer.Option(help="national root SHA-256 (hex); default var/root.sha256")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON report")] = False,
+) -> None:
+    """Verify a licence PDF offline. Exit 0 valid, 1 invalid, 3 indeterminate, 2 bad input."""
+    from verifier.cli import read_input_file, run_verify
+
+    settings = _settings()
+    if root_fingerprint is None:
+        root_fingerprint = read_input_file(
+            settings.root_fingerprint_path, "root fingerprint file", 1024
+        ).decode("ascii", "replace")
+    code = run_verify(
+        file, trust_list or settings.trust_list_path, root_fingerprint, as_json=as_json
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for licence.pdf and tampered.pdf")] = Path(
+        "out"
+    ),
+) -> None:
+    """Walk one licence through issue, offline verification in another region, tamper, revoke."""
+    from govtrust.demo import run_demo
+
+    run_demo(_settings(), out, say=typer.echo)
+
+
+def main() -> None:
+    """Entry point: click's usage errors and our InputError become one line and exit 2."""
+    try:
+        result = app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _say("error: aborted")
+        sys.exit(2)
+    except click.ClickException as exc:
+        _say(f"error: {exc.format_message()}")
+        sys.exit(2)
+    except InputError as exc:
+        _say(f"error: {exc}")
+        sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("GOVTRUST_DEBUG"):
+            raise
+        _say(f"error: {type(exc).__name__}: {exc}".splitlines()[0])
+        sys.exit(2)
+    sys.exit(result if isinstance(result, int) else 0)

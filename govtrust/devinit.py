@@ -1,0 +1,195 @@
+"""`govtrust dev-init`: a complete development federation on one machine.
+
+National root (key under keys-dev/root, never used by the server), a hub
+trust-list signer, and two regions (330000, 440000), each with a region CA and
+two departments (amr, psb) holding a seal. DEV ONLY: every key is under
+keys-dev/, protected by a random passphrase kept beside it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ca.authority import ROOT_CODE, add_authority, issue_certificate, load_issuer
+from ca.federation import TrustListSigner, publish_trust_list
+from ca.keys import FileKeyStore, KeyRef
+from ca.models import Authority, Department
+from ca.profiles import (
+    NATIONAL_ROOT,
+    REGION_CA,
+    TRUST_LIST_SIGNER,
+    Issuer,
+    build_certificate,
+    subject_name,
+)
+from govtrust.db import downgrade, upgrade
+from govtrust.runtime import Runtime
+from govtrust.settings import Settings
+from seal_service.seals import create_seal
+from verifier.certs import sha256_fingerprint
+from verifier.identifiers import make_uscc
+
+ROOT_KEY = "national-root"
+TRUST_LIST_SIGNER_KEY = "hub/trust-list-signer"
+
+
+@dataclass(frozen=True)
+class DevDepartment:
+    code: str
+    name: str
+    org_code: str
+
+
+@dataclass(frozen=True)
+class DevRegion:
+    code: str
+    name: str
+    departments: tuple[DevDepartment, ...]
+
+
+DEV_REGIONS = (
+    DevRegion(
+        "330000",
+        "浙江省",
+        (
+            DevDepartment("amr", "浙江省市场监督管理局", "33000101"),
+            DevDepartment("psb", "浙江省公安厅", "33000202"),
+        ),
+    ),
+    DevRegion(
+        "440000",
+        "广东省",
+        (
+            DevDepartment("amr", "广东省市场监督管理局", "44000101"),
+            DevDepartment("psb", "广东省公安厅", "44000202"),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DevInitResult:
+    created: bool
+    root_fingerprint: str
+
+
+def federation_exists(runtime: Runtime) -> bool:
+    settings = runtime.settings
+    if not (settings.trust_list_path.exists() and settings.root_fingerprint_path.exists()):
+        return False
+    with runtime.database.transaction() as session:
+        return session.get(Authority, ROOT_CODE) is not None
+
+
+def dev_init(
+    settings: Settings, *, force: bool = False, progress: Callable[[str], None] = lambda _: None
+) -> DevInitResult:
+    """Create the dev federation unless it exists (or recreate it with `force`)."""
+    runtime = Runtime(settings)
+    upgrade(runtime.database.engine)
+    if federation_exists(runtime) and not force:
+        return DevInitResult(False, settings.root_fingerprint_path.read_text().strip())
+    progress("resetting database and keys-dev/")
+    downgrade(runtime.database.engine)
+    upgrade(runtime.database.engine)
+    _reset_dev_keys(settings)
+    runtime = Runtime(settings)
+    root_store = FileKeyStore(
+        settings.dev_keys_dir / "root", settings.key_passphrase_bytes() or b""
+    )
+    with runtime.database.transaction() as session:
+        progress("national root CA (offline key in keys-dev/root)")
+        root_key_public = root_store.generate(ROOT_KEY)
+        root_key = root_store.private_key(ROOT_KEY)
+        root_cert = build_certificate(
+            NATIONAL_ROOT,
+            subject_name("国家政务服务平台根CA (DEV)", organization="govtrust dev federation"),
+            root_key_public,
+            self_signing_key=root_key,
+        )
+        add_authority(session, ROOT_CODE, "国家政务服务平台根CA", NATIONAL_ROOT, root_cert, None)
+        (settings.dev_keys_dir / "root" / "national-root.pem").write_bytes(
+            root_cert.public_bytes(Encoding.PEM)
+        )
+        root = Issuer(root_cert, root_key, NATIONAL_ROOT)
+
+        progress("hub trust-list signer")
+        signer_public = runtime.key_store.generate(TRUST_LIST_SIGNER_KEY)
+        signer_cert = issue_certificate(
+            session,
+            ROOT_CODE,
+            root,
+            TRUST_LIST_SIGNER,
+            subject_name("联邦信任列表签名 (DEV)", organization="govtrust dev federation"),
+            signer_public,
+        ).certificate
+
+        for region in DEV_REGIONS:
+            progress(f"region {region.code} {region.name}: CA, departments, seals")
+            key_name = f"{region.code}/region-ca"
+            region_public = runtime.key_store.generate(key_name)
+            region_cert = issue_certificate(
+                session,
+                ROOT_CODE,
+                root,
+                REGION_CA,
+                subject_name(
+                    f"{region.name}政务服务CA (DEV)", organization=region.name, province=region.name
+                ),
+                region_public,
+            ).certificate
+            add_authority(
+                session,
+                region.code,
+                region.name,
+                REGION_CA,
+                region_cert,
+                KeyRef(runtime.key_store.backend, key_name),
+            )
+            issuer = load_issuer(session, runtime.key_store, region.code)
+            for dev_department in region.departments:
+                department = Department(
+                    region_code=region.code,
+                    code=dev_department.code,
+                    name=dev_department.name,
+                    uscc=make_uscc("1", "1", region.code, dev_department.org_code),
+                )
+                session.add(department)
+                session.flush()
+                create_seal(
+                    session, runtime.key_store, region.code, issuer, department, region.name
+                )
+
+        progress("federation trust list")
+        signer_key = runtime.key_store.private_key(TRUST_LIST_SIGNER_KEY)
+        version = publish_trust_list(session, TrustListSigner(signer_cert, signer_key))  # type: ignore[arg-type]
+        fingerprint = sha256_fingerprint(root_cert)
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        settings.trust_list_path.write_text(version.jws + "\n")
+        settings.root_fingerprint_path.write_text(fingerprint + "\n")
+    return DevInitResult(True, fingerprint)
+
+
+def _reset_dev_keys(settings: Settings) -> None:
+    keys_dir = settings.dev_keys_dir
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    for entry in keys_dir.iterdir():
+        if entry.name == "README.md":
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    for stale in (settings.trust_list_path, settings.root_fingerprint_path):
+        stale.unlink(missing_ok=True)
+    passphrase_file = keys_dir / "passphrase"
+    passphrase_file.write_text(secrets.token_urlsafe(32) + "\n")
+    passphrase_file.chmod(0o600)
+    data_key = keys_dir / "data.key"
+    data_key.write_text(secrets.token_hex(32) + "\n")
+    data_key.chmod(0o600)

@@ -1,0 +1,1 @@
+"""licence_registry."""

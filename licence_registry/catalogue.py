@@ -1,0 +1,56 @@
+"""Licence types, defined as data (catalogue.json), not code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from licence_registry.errors import RegistryError
+from verifier.identifiers import HolderIdType, validate_uscc
+
+CATALOGUE_FILE = Path(__file__).with_name("catalogue.json")
+
+
+@dataclass(frozen=True)
+class LicenceType:
+    name: str
+    title: str
+    title_en: str
+    defining_authority: str
+    type_code: str
+    department: str
+    holder_id_types: tuple[HolderIdType, ...]
+    validity_years: int | None
+
+
+@cache
+def load_catalogue(path: Path = CATALOGUE_FILE) -> dict[str, LicenceType]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    catalogue = {}
+    for name, entry in raw.items():
+        authority_uscc = validate_uscc(entry["defining_authority_uscc"])
+        number = entry["type_number"]
+        if len(number) != 3 or not number.isdigit():
+            raise ValueError(f"catalogue {name}: type_number must be 3 digits")
+        catalogue[name] = LicenceType(
+            name=name,
+            title=entry["title"],
+            title_en=entry["title_en"],
+            defining_authority=entry["defining_authority"],
+            type_code=authority_uscc + number,
+            department=entry["department"],
+            holder_id_types=tuple(HolderIdType(t) for t in entry["holder_id_types"]),
+            validity_years=entry["validity_years"],
+        )
+    return catalogue
+
+
+def licence_type(name: str) -> LicenceType:
+    catalogue = load_catalogue()
+    try:
+        return catalogue[name]
+    except KeyError:
+        known = ", ".join(sorted(catalogue))
+        raise RegistryError(f"unknown licence type {name!r} (known: {known})") from None

@@ -1,0 +1,153 @@
+"""Raster image of a round Chinese official seal (公章) for visible signature stamps."""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import threading
+
+import pylopdf_fonts_zh_cn
+from fontTools.ttLib import TTFont
+from PIL import Image, ImageDraw, ImageFont
+
+from verifier.errors import InputError
+
+SEAL_RED: tuple[int, int, int] = (230, 0, 18)
+MAX_NAME_CHARS = 24
+MIN_SIZE_PX = 64
+MAX_SIZE_PX = 4096
+
+# Proportions of the outer radius R, after GA 241-2000 style round seals: a thick rim,
+# a star one third of R, the name in a band just inside the rim.
+_RING_WIDTH = 0.075
+_STAR_RADIUS = 0.34
+_TEXT_HEIGHT = 0.25
+_TEXT_GAP = 0.045
+_FULL_SPAN_DEG = 220.0
+# Short names are not stretched over the full span: the gaps would read as separate words.
+_MAX_STEP_DEG = 50.0
+# Glyphs are rasterised once at this em size and scaled down, so one font object serves
+# every seal size.
+_GLYPH_EM_PX = 256
+# Noto CJK's ideographic em box spans descender -0.12 em to ascender 0.88 em.
+_IDEO_ASCENT = 0.88
+# A seal's characters are heavier than book text; Regular is the only weight shipped.
+_EMBOLDEN = 0.03
+_SUPERSAMPLE = 3
+
+_font_lock = threading.Lock()
+
+
+@functools.cache
+def _seal_font() -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(pylopdf_fonts_zh_cn.serif_path(), _GLYPH_EM_PX)
+
+
+@functools.cache
+def _seal_font_codepoints() -> frozenset[int]:
+    with TTFont(pylopdf_fonts_zh_cn.serif_path(), lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+@functools.lru_cache(maxsize=512)
+def _glyph_mask(char: str) -> Image.Image:
+    """One character as an em-square 'L' mask, horizontally centred on its advance."""
+    font = _seal_font()
+    em = _GLYPH_EM_PX
+    stroke = max(1, round(em * _EMBOLDEN))
+    canvas = Image.new("L", (em, em), 0)
+    # FreeType faces are not safe to share between threads.
+    with _font_lock:
+        advance = font.getlength(char)
+        ImageDraw.Draw(canvas).text(
+            ((em - advance) / 2, em * _IDEO_ASCENT),
+            char,
+            fill=255,
+            font=font,
+            anchor="ls",
+            stroke_width=stroke,
+            stroke_fill=255,
+        )
+    return canvas
+
+
+def _validated_name(department_name: str) -> str:
+    name = department_name.strip()
+    if not name:
+        raise InputError("seal department name is empty")
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(
+            f"seal department name has {len(name)} characters; at most {MAX_NAME_CHARS} fit"
+        )
+    if any(not ch.isprintable() or ch.isspace() for ch in name):
+        raise InputError("seal department name contains whitespace or control characters")
+    missing = sorted({f"U+{ord(ch):04X}" for ch in name if ord(ch) not in _seal_font_codepoints()})
+    if missing:
+        # An engraved seal with a blank box in the name would be worse than no seal.
+        raise InputError(f"seal font has no glyph for {', '.join(missing)} in the department name")
+    return name
+
+
+def _star_points(cx: float, cy: float, radius: float) -> list[tuple[float, float]]:
+    inner = radius * math.sin(math.radians(18)) / math.sin(math.radians(54))
+    points = []
+    for i in range(10):
+        r = radius if i % 2 == 0 else inner
+        angle = math.radians(-90 + 36 * i)
+        points.append((cx + r * math.cos(angle), cy + r * math.sin(angle)))
+    return points
+
+
+def _draw_name(mask: Image.Image, name: str, cx: float, cy: float, outer: float) -> None:
+    n = len(name)
+    ring_inner = outer * (1 - _RING_WIDTH)
+    height = outer * _TEXT_HEIGHT
+    radius = ring_inner - outer * _TEXT_GAP - height / 2
+    span = min(_FULL_SPAN_DEG, _MAX_STEP_DEG * (n - 1))
+    step = span / (n - 1) if n > 1 else 0.0
+    spacing = radius * math.radians(step) if n > 1 else height
+    # Long names get narrow characters, as engraved seals do, rather than smaller ones.
+    width = min(height, 0.9 * spacing)
+    size = (max(1, round(width)), max(1, round(height)))
+    for i, char in enumerate(name):
+        theta = -span / 2 + i * step
+        glyph = _glyph_mask(char).resize(size, Image.Resampling.LANCZOS)
+        rotated = glyph.rotate(-theta, resample=Image.Resampling.BICUBIC, expand=True)
+        x = cx + radius * math.sin(math.radians(theta))
+        y = cy - radius * math.cos(math.radians(theta))
+        left = round(x - rotated.width / 2)
+        top = round(y - rotated.height / 2)
+        mask.paste(255, (left, top, left + rotated.width, top + rotated.height), rotated)
+
+
+def render_seal_image(department_name: str, *, size_px: int = 600) -> bytes:
+    """Return a PNG (RGBA, transparent background) of a red round seal for a department.
+
+    The name runs clockwise along the upper arc, each character rotated to stand upright
+    on the circle, around a solid five-pointed star. Same input, same bytes.
+    """
+    name = _validated_name(department_name)
+    if not MIN_SIZE_PX <= size_px <= MAX_SIZE_PX:
+        raise InputError(f"seal size must be {MIN_SIZE_PX}-{MAX_SIZE_PX} px, got {size_px}")
+
+    big = size_px * _SUPERSAMPLE
+    mask = Image.new("L", (big, big), 0)
+    draw = ImageDraw.Draw(mask)
+    centre = big / 2
+    outer = big * 0.485
+    ring = outer * _RING_WIDTH
+    draw.ellipse(
+        (centre - outer, centre - outer, centre + outer, centre + outer),
+        outline=255,
+        width=round(ring),
+    )
+    draw.polygon(_star_points(centre, centre, outer * _STAR_RADIUS), fill=255)
+    _draw_name(mask, name, centre, centre, outer)
+
+    alpha = mask.resize((size_px, size_px), Image.Resampling.LANCZOS)
+    image = Image.new("RGBA", (size_px, size_px), (*SEAL_RED, 0))
+    image.putalpha(alpha)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

@@ -1,0 +1,91 @@
+"""Seals as records: made by a region's CA for one department, then used to seal licences."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ca.authority import get_authority, issue_certificate
+from ca.keys import KeyRef, KeyStore
+from ca.models import Department, IssuedCertificate
+from ca.profiles import SEAL, Issuer, subject_name
+from seal_service.errors import SealError
+from seal_service.models import Seal, SealStatus
+from seal_service.seal_image import render_seal_image
+from seal_service.sealing import PdfSealer, SealMaterial
+from verifier.timeutil import utc_now
+
+
+def create_seal(
+    session: Session,
+    key_store: KeyStore,
+    issuer_code: str,
+    issuer: Issuer,
+    department: Department,
+    province: str,
+) -> Seal:
+    """Make a key, a seal certificate and a stamp image for `department`."""
+    key_name = f"{department.region_code}/{department.code}/seal-{utc_now():%Y%m%d%H%M%S}"
+    public_key = key_store.generate(key_name)
+    subject = subject_name(
+        f"{department.name}电子印章",
+        organization=department.name,
+        organization_identifier=department.uscc,
+        province=province,
+    )
+    certificate = issue_certificate(session, issuer_code, issuer, SEAL, subject, public_key)
+    seal = Seal(
+        department_id=department.id,
+        name=f"{department.name}电子印章",
+        certificate_id=certificate.id,
+        key_ref=str(KeyRef(key_store.backend, key_name)),
+        status=SealStatus.ACTIVE,
+        image_png=render_seal_image(department.name),
+        created_at=utc_now(),
+    )
+    session.add(seal)
+    session.flush()
+    return seal
+
+
+def active_seal(session: Session, department: Department) -> Seal:
+    seal = session.scalars(
+        select(Seal)
+        .where(Seal.department_id == department.id, Seal.status == SealStatus.ACTIVE)
+        .order_by(Seal.created_at.desc(), Seal.id.desc())
+        .limit(1)
+    ).first()
+    if seal is None:
+        raise SealError(f"department {department.region_code}/{department.code} has no active seal")
+    return seal
+
+
+class SealerPool:
+    """One `PdfSealer` per seal for the life of the process (keys loaded once)."""
+
+    def __init__(self, key_store: KeyStore) -> None:
+        self._key_store = key_store
+        self._sealers: dict[int, PdfSealer] = {}
+        self._lock = threading.Lock()
+
+    def sealer_for(self, session: Session, seal: Seal) -> PdfSealer:
+        with self._lock:
+            sealer = self._sealers.get(seal.id)
+            if sealer is None:
+                key_ref = KeyRef.parse(seal.key_ref)
+                if key_ref.backend != self._key_store.backend:
+                    raise SealError(f"seal key lives in a {key_ref.backend} key store")
+                issued = session.get_one(IssuedCertificate, seal.certificate_id)
+                sealer = PdfSealer(
+                    SealMaterial(
+                        certificate=issued.certificate,
+                        private_key=self._key_store.private_key(key_ref.name),
+                        chain=(get_authority(session, issued.issuer_code).certificate,),
+                        image_png=seal.image_png,
+                        signer_name=seal.name,
+                    )
+                )
+                self._sealers[seal.id] = sealer
+            return sealer

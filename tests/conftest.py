@@ -1,0 +1,121 @@
+"""Shared fixtures: one dev federation per test session, on SQLite or on PostgreSQL.
+
+GOVTRUST_TEST_DATABASE_URL selects PostgreSQL (CI runs the suite once with it);
+without it every test uses a SQLite file in a temporary GOVTRUST_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from govtrust.devinit import dev_init
+from govtrust.issuance import SealingService
+from govtrust.runtime import Runtime
+from govtrust.settings import Settings
+from licence_registry.lifecycle import IssueRequest, issue_licence
+from verifier.identifiers import make_uscc
+from verifier.timeutil import utc_now
+from verifier.trust_list import TrustList, verify_trust_list
+
+TEST_DATABASE_URL_ENV = "GOVTRUST_TEST_DATABASE_URL"
+
+
+def database_url_for(home: Path) -> str | None:
+    """The database the suite runs against: PostgreSQL when configured, else SQLite in home."""
+    return os.environ.get(TEST_DATABASE_URL_ENV) or None
+
+
+@dataclass
+class Federation:
+    """The session's dev federation and handy ways to use it."""
+
+    settings: Settings
+    runtime: Runtime
+    root_fingerprint: str
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    def env(self) -> dict[str, str]:
+        """Environment for a `govtrust` subprocess or CliRunner aimed at this federation."""
+        env = {"GOVTRUST_HOME": str(self.home)}
+        if self.settings.database_url:
+            env["GOVTRUST_DATABASE_URL"] = self.settings.database_url
+        return env
+
+    def trust_list(self) -> TrustList:
+        return verify_trust_list(
+            self.settings.trust_list_path.read_bytes(), self.root_fingerprint, at=utc_now()
+        )
+
+    def issue(
+        self,
+        holder_name: str = "测试科技有限公司",
+        holder_id: str | None = None,
+        *,
+        region: str = "330000",
+        department: str = "amr",
+        licence_type: str = "business-licence",
+    ) -> tuple[str, bytes]:
+        """Issue and seal one licence; return its identifier and PDF."""
+        holder_id = holder_id or make_uscc("9", "1", "330100", "MA2B3C4D")
+        with self.runtime.database.transaction() as session:
+            licence = issue_licence(
+                session,
+                IssueRequest(region, department, licence_type, holder_name, holder_id),
+                sealer=SealingService.for_pdf(self.runtime.sealers),
+                protector=self.runtime.data_protector,
+            )
+            return licence.identifier, licence.pdf
+
+
+def make_settings(home: Path) -> Settings:
+    return Settings(home=home, database_url=database_url_for(home), dev_mode=True)
+
+
+@pytest.fixture(scope="session")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
+    home = tmp_path_factory.mktemp("govtrust-home")
+    settings = make_settings(home)
+    result = dev_init(settings, force=True)
+    return Federation(settings, Runtime(settings), result.root_fingerprint)
+
+
+@pytest.fixture(scope="session")
+def issued_licence(federation: Federation) -> tuple[str, bytes]:
+    """One sealed licence shared by read-only tests (never revoke or alter it)."""
+    return federation.issue("杭州云栖数字科技有限公司")
+
+
+def run_cli(
+    federation: Federation, *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `govtrust` entry point in a subprocess against the federation."""
+    env = {**os.environ, **federation.env()}
+    env.pop("GOVTRUST_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "govtrust", *args],
+        cwd=cwd or federation.home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """Exit 2, exactly one line on stderr, no traceback, naming what is wrong."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

@@ -1,0 +1,1 @@
+"""Offline verification of govtrust artefacts. Imports no other govtrust package."""

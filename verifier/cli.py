@@ -1,0 +1,92 @@
+"""`verify`: offline verification of a licence PDF, usable without the rest of govtrust."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from verifier.errors import InputError
+from verifier.pdf import MAX_PDF_BYTES, PdfReport, verify_pdf
+from verifier.report import Verdict
+from verifier.timeutil import utc_now
+from verifier.trust_list import TrustList, TrustListError, verify_trust_list
+
+MAX_TRUST_LIST_BYTES = 8 * 1024 * 1024
+_VERDICT_ZH = {Verdict.VALID: "有效", Verdict.INVALID: "无效", Verdict.INDETERMINATE: "无法确定"}
+
+
+def read_input_file(path: Path, what: str, limit: int) -> bytes:
+    try:
+        if path.is_dir():
+            raise InputError(f"{what} {path} is a directory")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
+    if len(data) > limit:
+        raise InputError(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
+def load_trust_list(path: Path, root_fingerprint: str, at: datetime) -> TrustList:
+    """Read and authenticate a trust list file; an unauthentic one is unusable input."""
+    token = read_input_file(path, "trust list", MAX_TRUST_LIST_BYTES)
+    try:
+        return verify_trust_list(token, root_fingerprint, at=at)
+    except TrustListError as exc:
+        raise InputError(f"trust list {path} cannot be trusted: {exc}") from None
+
+
+def run_verify(
+    file: Path,
+    trust_list_path: Path,
+    root_fingerprint: str,
+    *,
+    as_json: bool = False,
+    at: datetime | None = None,
+) -> int:
+    """Verify `file`, print the report, return the exit code (0 valid, 1 invalid, 3 undecided)."""
+    at = at or utc_now()
+    trust_list = load_trust_list(trust_list_path, root_fingerprint, at)
+    report = verify_pdf(read_input_file(file, "file", MAX_PDF_BYTES), trust_list, at=at)
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(format_report(file, report))
+    if report.verdict is not Verdict.VALID:
+        print(f"{report.verdict}: {report.reason}", file=sys.stderr)
+    return report.verdict.exit_code
+
+
+def format_report(file: Path, report: PdfReport) -> str:
+    lines = [
+        f"文件 File:            {file}",
+        f"结论 Verdict:         {_VERDICT_ZH[report.verdict]} {report.verdict} "
+        f"({report.indication})",
+        f"原因 Reason:          {report.reason}",
+        f"信任列表 Trust list:  #{report.trust_list_sequence}, "
+        f"issued {report.trust_list_issued_at:%Y-%m-%d %H:%M:%SZ}",
+        f"验证时间 Checked at:  {report.validation_time:%Y-%m-%d %H:%M:%SZ}",
+    ]
+    for seal in report.seals:
+        lines += [
+            f"印章 Seal {seal.field_name}: {_VERDICT_ZH[seal.verdict]} {seal.verdict} — "
+            f"{seal.reason}",
+            f"  部门 Department:    {seal.department or '-'} "
+            f"({seal.organization_identifier or '-'})",
+            f"  地区 Region:        {seal.region_code or '-'} {seal.region_name or ''}".rstrip(),
+            "  签署时间 Signed at: "
+            + (
+                f"{seal.signing_time:%Y-%m-%d %H:%M:%SZ} "
+                f"({'timestamp' if seal.timestamped else 'claimed by signer, no timestamp'})"
+                if seal.signing_time
+                else "-"
+            ),
+            f"  签署者 Signer:      {seal.signer}",
+        ]
+    lines.append("吊销检查 Revocation:  not checked (no CRL/OCSP data in this input)")
+    return "\n".join(lines)

@@ -1,0 +1,9 @@
+"""Errors shared by every govtrust package (the verifier is the bottom layer)."""
+
+
+class InputError(ValueError):
+    """Input the caller can fix: malformed, missing or refused by a check.
+
+    The message is one line that says exactly what is wrong, safe to show to a
+    user (it never contains key material or a raw citizen ID number).
+    """
