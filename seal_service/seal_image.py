@@ -18,12 +18,13 @@ MAX_NAME_CHARS = 24
 MIN_SIZE_PX = 64
 MAX_SIZE_PX = 4096
 
-# Proportions of the outer radius R, after GA 241-2000 style round seals: a thick rim,
-# a star one third of R, the name in a band just inside the rim.
+# Proportions of the outer radius R, modelled on round government seals: a thick rim,
+# a star about one third of R, the name in a band just inside the rim.
 _RING_WIDTH = 0.075
 _STAR_RADIUS = 0.34
 _TEXT_HEIGHT = 0.25
 _TEXT_GAP = 0.045
+_MIN_ASPECT = 0.5
 _FULL_SPAN_DEG = 220.0
 # Short names are not stretched over the full span: the gaps would read as separate words.
 _MAX_STEP_DEG = 50.0
@@ -101,14 +102,18 @@ def _star_points(cx: float, cy: float, radius: float) -> list[tuple[float, float
 
 def _draw_name(mask: Image.Image, name: str, cx: float, cy: float, outer: float) -> None:
     n = len(name)
-    ring_inner = outer * (1 - _RING_WIDTH)
-    height = outer * _TEXT_HEIGHT
-    radius = ring_inner - outer * _TEXT_GAP - height / 2
     span = min(_FULL_SPAN_DEG, _MAX_STEP_DEG * (n - 1))
     step = span / (n - 1) if n > 1 else 0.0
-    spacing = radius * math.radians(step) if n > 1 else height
-    # Long names get narrow characters, as engraved seals do, rather than smaller ones.
-    width = min(height, 0.9 * spacing)
+    step_rad = math.radians(step) if n > 1 else math.pi
+    # Distance from the centre to the band's outer edge, where the character tops sit.
+    band_outer = outer * (1 - _RING_WIDTH - _TEXT_GAP)
+    # Long names get narrow characters, as engraved seals do; past the narrowest
+    # aspect the characters shrink too. Spacing is measured at the band's inner edge,
+    # where neighbours come closest.
+    fill = 0.88 * step_rad
+    height = min(outer * _TEXT_HEIGHT, fill * band_outer / (_MIN_ASPECT + fill))
+    width = min(height, fill * (band_outer - height))
+    radius = band_outer - height / 2
     size = (max(1, round(width)), max(1, round(height)))
     for i, char in enumerate(name):
         theta = -span / 2 + i * step
