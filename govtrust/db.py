@@ -69,6 +69,3 @@ class Database:
         """A session whose work commits together, or not at all."""
         with self._sessions.begin() as session:
             yield session
-
-    def session(self) -> Session:
-        return self._sessions()

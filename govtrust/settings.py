@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 from pydantic import Field
@@ -70,8 +69,3 @@ class Settings(BaseSettings):
         if self.dev_mode and dev_file.exists():
             return dev_file.read_text().strip()
         return None
-
-
-@cache
-def get_settings() -> Settings:
-    return Settings()

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from verifier.errors import InputError
-from verifier.pdf import MAX_PDF_BYTES, PdfReport, verify_pdf
+from verifier.pdf import MAX_PDF_BYTES, REVOCATION_NOT_CHECKED, PdfReport, verify_pdf
 from verifier.report import Verdict
 from verifier.timeutil import utc_now
 from verifier.trust_list import TrustList, TrustListError, verify_trust_list
@@ -88,5 +88,5 @@ def format_report(file: Path, report: PdfReport) -> str:
             ),
             f"  签署者 Signer:      {seal.signer}",
         ]
-    lines.append("吊销检查 Revocation:  not checked (no CRL/OCSP data in this input)")
+    lines.append(f"吊销检查 Revocation:  {REVOCATION_NOT_CHECKED}")
     return "\n".join(lines)

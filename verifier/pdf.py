@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -34,6 +35,7 @@ from verifier.report import Indication, Verdict
 from verifier.trust_list import ServiceType, TrustedService, TrustList
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
+REVOCATION_NOT_CHECKED = "certificate revocation not checked: no CRL/OCSP data in this input"
 
 # pyHanko logs every validation problem it then reports to us; keep our output clean.
 logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
@@ -92,7 +94,7 @@ class PdfReport:
                 }
                 for s in self.seals
             ],
-            "revocation": "certificate revocation not checked: no CRL/OCSP data in this input",
+            "revocation": REVOCATION_NOT_CHECKED,
         }
 
 
@@ -268,6 +270,12 @@ def _byte_range_problem(data: bytes, signature: EmbeddedPdfSignature, *, is_last
         return "the bytes left unsigned are not the signature's hex string"
     if gap_value != contents:
         return "the bytes left unsigned are not exactly this signature's contents"
+    try:
+        _, _, _, header, body, trailer = asn1_parser.parse(contents)
+    except ValueError:
+        return "/Contents does not start with a DER-encoded signature"
+    if contents[len(header) + len(body) + len(trailer) :].strip(b"\x00"):
+        return "/Contents holds unsigned data after the signature (only zero padding is allowed)"
     return ""
 
 
