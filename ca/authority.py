@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ca.errors import CaError
 from ca.keys import KeyRef, KeyStore
 from ca.models import Authority, IssuedCertificate
-from ca.profiles import PROFILES, CertificateProfile, Issuer, build_certificate
+from ca.profiles import PROFILES, CertificateProfile, Issuer, IssuerUrls, build_certificate
 from verifier.timeutil import utc_now
 
 ROOT_CODE = "root"
@@ -54,8 +54,13 @@ def get_authority(session: Session, code: str) -> Authority:
     return authority
 
 
-def load_issuer(session: Session, key_store: KeyStore, code: str) -> Issuer:
-    """The online CA `code` ready to sign; the national root is never loaded this way."""
+def load_issuer(
+    session: Session, key_store: KeyStore, code: str, *, public_base_url: str | None = None
+) -> Issuer:
+    """The online CA `code` ready to sign; the national root is never loaded this way.
+
+    With `public_base_url`, what it issues points at its CRL, OCSP and certificate there.
+    """
     authority = get_authority(session, code)
     if authority.key_ref is None:
         raise CaError(f"authority {code!r} is offline: its key is not available to the server")
@@ -66,6 +71,7 @@ def load_issuer(session: Session, key_store: KeyStore, code: str) -> Issuer:
         certificate=authority.certificate,
         private_key=key_store.private_key(key_ref.name),
         profile=PROFILES[authority.profile],
+        urls=IssuerUrls.for_ca(public_base_url, code) if public_base_url else None,
     )
 
 

@@ -24,6 +24,7 @@ from ca.profiles import (
     REGION_CA,
     TRUST_LIST_SIGNER,
     Issuer,
+    IssuerUrls,
     build_certificate,
     subject_name,
 )
@@ -116,7 +117,12 @@ def dev_init(
         (settings.dev_keys_dir / "root" / "national-root.pem").write_bytes(
             root_cert.public_bytes(Encoding.PEM)
         )
-        root = Issuer(root_cert, root_key, NATIONAL_ROOT)
+        root = Issuer(
+            root_cert,
+            root_key,
+            NATIONAL_ROOT,
+            IssuerUrls.for_ca(settings.public_base_url, ROOT_CODE, online=False),
+        )
 
         progress("hub trust-list signer")
         signer_public = runtime.key_store.generate(TRUST_LIST_SIGNER_KEY)
@@ -151,7 +157,9 @@ def dev_init(
                 region_cert,
                 KeyRef(runtime.key_store.backend, key_name),
             )
-            issuer = load_issuer(session, runtime.key_store, region.code)
+            issuer = load_issuer(
+                session, runtime.key_store, region.code, public_base_url=settings.public_base_url
+            )
             for dev_department in region.departments:
                 department = Department(
                     region_code=region.code,

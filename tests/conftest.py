@@ -76,8 +76,18 @@ class Federation:
             return licence.identifier, licence.pdf
 
 
+# A public name, as in production: ETSI lint refuses internal names such as 127.0.0.1 in
+# the CRL and OCSP pointers of a certificate.
+TEST_PUBLIC_BASE_URL = "http://pki.govtrust.gov.cn"
+
+
 def make_settings(home: Path) -> Settings:
-    return Settings(home=home, database_url=database_url_for(home), dev_mode=True)
+    return Settings(
+        home=home,
+        database_url=database_url_for(home),
+        dev_mode=True,
+        public_base_url=TEST_PUBLIC_BASE_URL,
+    )
 
 
 @pytest.fixture(scope="session")

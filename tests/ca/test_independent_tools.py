@@ -149,11 +149,6 @@ def test_pkilint_pkix_finds_no_error(pki: Pki, profile: str) -> None:
         assert not _errors(findings), findings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ETSI legal-person profile (AIA, CRL DP, policies) lands with issue #3",
-)
 def test_pkilint_etsi_legal_person_seal(pki: Pki) -> None:
     """What `lint_etsi_cert lint -t NCP-LEGAL-PERSON-CERTIFICATE` runs, with its filters."""
     kind = CertificateType.NCP_LEGAL_PERSON_CERTIFICATE

@@ -33,7 +33,7 @@ def chain() -> tuple[Issuer, Issuer]:
     )
     root = Issuer(root_cert, root_key, NATIONAL_ROOT)
     region_cert = build_certificate(
-        REGION_CA, subject_name("Region"), region_key.public_key(), issuer=root
+        REGION_CA, subject_name("Region", province="浙江省"), region_key.public_key(), issuer=root
     )
     return root, Issuer(region_cert, region_key, REGION_CA)
 
