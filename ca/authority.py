@@ -18,7 +18,11 @@ ROOT_CODE = "root"
 
 
 def record_certificate(
-    session: Session, issuer_code: str, profile: CertificateProfile, certificate: x509.Certificate
+    session: Session,
+    issuer_code: str,
+    profile: CertificateProfile,
+    certificate: x509.Certificate,
+    key_ref: KeyRef | None = None,
 ) -> IssuedCertificate:
     """Keep an issued certificate (serial, subject, profile, DER) in the CA's register."""
     row = IssuedCertificate(
@@ -29,6 +33,7 @@ def record_certificate(
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
         certificate_der=certificate.public_bytes(Encoding.DER),
+        key_ref=str(key_ref) if key_ref else None,
     )
     session.add(row)
     session.flush()
@@ -45,6 +50,22 @@ def issue_certificate(
 ) -> IssuedCertificate:
     certificate = build_certificate(profile, subject, public_key, issuer=issuer)
     return record_certificate(session, issuer_code, profile, certificate)
+
+
+def issue_with_new_key(
+    session: Session,
+    key_store: KeyStore,
+    key_name: str,
+    issuer_code: str,
+    issuer: Issuer,
+    profile: CertificateProfile,
+    subject: x509.Name,
+) -> IssuedCertificate:
+    """Make a key in `key_store` and certify it; the record keeps where the key lives."""
+    public_key = key_store.generate(key_name)
+    certificate = build_certificate(profile, subject, public_key, issuer=issuer)
+    key_ref = KeyRef(key_store.backend, key_name)
+    return record_certificate(session, issuer_code, profile, certificate, key_ref)
 
 
 def get_authority(session: Session, code: str) -> Authority:

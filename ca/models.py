@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cryptography import x509
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ca.orm import Base, UtcDateTime
@@ -42,7 +42,10 @@ class IssuedCertificate(Base):
     not_after: Mapped[datetime] = mapped_column(UtcDateTime())
     certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # RFC 5280 CRLReason, as cryptography's ReasonFlags value.
     revocation_reason: Mapped[str | None] = mapped_column(String(40))
+    # Set for certificates whose key this server holds (OCSP responder, TSA, signers).
+    key_ref: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -69,3 +72,50 @@ class TrustListVersion(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     next_update: Mapped[datetime] = mapped_column(UtcDateTime())
     jws: Mapped[str] = mapped_column(Text)
+
+
+class Counter(Base):
+    """A named monotonic counter (CRL numbers, TSA serial blocks), bumped under a row lock."""
+
+    __tablename__ = "ca_counter"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PublishedCrl(Base):
+    __tablename__ = "ca_crl"
+    __table_args__ = (UniqueConstraint("issuer_code", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_code: Mapped[str] = mapped_column(ForeignKey("ca_authority.code"), index=True)
+    number: Mapped[int] = mapped_column(BigInteger)
+    this_update: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_update: Mapped[datetime] = mapped_column(UtcDateTime())
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OcspResponse(Base):
+    """A pre-signed OCSP response (RFC 5019 style), re-signed on revocation and when stale."""
+
+    __tablename__ = "ca_ocsp_response"
+
+    issuer_code: Mapped[str] = mapped_column(ForeignKey("ca_authority.code"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(48), primary_key=True, comment="lower-case hex")
+    status: Mapped[str] = mapped_column(String(16))
+    produced_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_update: Mapped[datetime] = mapped_column(UtcDateTime())
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ApiKey(Base):
+    """An operator credential for one region's CA (interim, until identity tokens exist)."""
+
+    __tablename__ = "ca_api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("ca_authority.code"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, comment="SHA-256 hex")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -15,14 +15,22 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ca.authority import ROOT_CODE, add_authority, issue_certificate, load_issuer
+from ca.authority import (
+    ROOT_CODE,
+    add_authority,
+    issue_certificate,
+    issue_with_new_key,
+    load_issuer,
+)
 from ca.federation import TrustListSigner, publish_trust_list
 from ca.keys import FileKeyStore, KeyRef
 from ca.models import Authority, Department
 from ca.profiles import (
     NATIONAL_ROOT,
+    OCSP_RESPONDER,
     REGION_CA,
     TRUST_LIST_SIGNER,
+    TSA,
     Issuer,
     IssuerUrls,
     build_certificate,
@@ -160,6 +168,21 @@ def dev_init(
             issuer = load_issuer(
                 session, runtime.key_store, region.code, public_base_url=settings.public_base_url
             )
+            for profile, label in ((OCSP_RESPONDER, "OCSP 响应服务"), (TSA, "时间戳服务")):
+                progress(f"region {region.code}: {profile.name} certificate")
+                issue_with_new_key(
+                    session,
+                    runtime.key_store,
+                    f"{region.code}/{profile.name}",
+                    region.code,
+                    issuer,
+                    profile,
+                    subject_name(
+                        f"{region.name}{label} (DEV)",
+                        organization=region.name,
+                        province=region.name,
+                    ),
+                )
             for dev_department in region.departments:
                 department = Department(
                     region_code=region.code,

@@ -7,7 +7,7 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ca.authority import get_authority, issue_certificate
+from ca.authority import get_authority, issue_with_new_key
 from ca.keys import KeyRef, KeyStore
 from ca.models import Department, IssuedCertificate
 from ca.profiles import SEAL, Issuer, subject_name
@@ -28,19 +28,20 @@ def create_seal(
 ) -> Seal:
     """Make a key, a seal certificate and a stamp image for `department`."""
     key_name = f"{department.region_code}/{department.code}/seal-{utc_now():%Y%m%d%H%M%S}"
-    public_key = key_store.generate(key_name)
     subject = subject_name(
         f"{department.name}电子印章",
         organization=department.name,
         organization_identifier=department.uscc,
         province=province,
     )
-    certificate = issue_certificate(session, issuer_code, issuer, SEAL, subject, public_key)
+    certificate = issue_with_new_key(
+        session, key_store, key_name, issuer_code, issuer, SEAL, subject
+    )
     seal = Seal(
         department_id=department.id,
         name=f"{department.name}电子印章",
         certificate_id=certificate.id,
-        key_ref=str(KeyRef(key_store.backend, key_name)),
+        key_ref=certificate.key_ref,
         status=SealStatus.ACTIVE,
         image_png=render_seal_image(department.name),
         created_at=utc_now(),
