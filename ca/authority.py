@@ -8,8 +8,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ca.errors import CaError
+from ca.errors import CaError, UnknownAuthority
 from ca.keys import KeyRef, KeyStore
+from ca.lint import lint_certificate
 from ca.models import Authority, IssuedCertificate
 from ca.profiles import PROFILES, CertificateProfile, Issuer, IssuerUrls, build_certificate
 from verifier.timeutil import utc_now
@@ -49,6 +50,7 @@ def issue_certificate(
     public_key: CertificatePublicKeyTypes,
 ) -> IssuedCertificate:
     certificate = build_certificate(profile, subject, public_key, issuer=issuer)
+    lint_certificate(certificate, profile, issuer.certificate)
     return record_certificate(session, issuer_code, profile, certificate)
 
 
@@ -64,6 +66,7 @@ def issue_with_new_key(
     """Make a key in `key_store` and certify it; the record keeps where the key lives."""
     public_key = key_store.generate(key_name)
     certificate = build_certificate(profile, subject, public_key, issuer=issuer)
+    lint_certificate(certificate, profile, issuer.certificate)
     key_ref = KeyRef(key_store.backend, key_name)
     return record_certificate(session, issuer_code, profile, certificate, key_ref)
 
@@ -71,7 +74,7 @@ def issue_with_new_key(
 def get_authority(session: Session, code: str) -> Authority:
     authority = session.get(Authority, code)
     if authority is None:
-        raise CaError(f"no certificate authority {code!r} (run `govtrust dev-init`?)")
+        raise UnknownAuthority(f"no certificate authority {code!r}")
     return authority
 
 

@@ -1,6 +1,6 @@
 """Errors raised by the certificate authority."""
 
-from verifier.errors import InputError
+from verifier.errors import InputError, NotFoundError
 
 
 class CaError(InputError):
@@ -9,3 +9,7 @@ class CaError(InputError):
 
 class KeyStoreError(CaError):
     """A key could not be made, found or opened."""
+
+
+class UnknownAuthority(CaError, NotFoundError):
+    """No CA with that code."""

@@ -8,13 +8,17 @@ keys-dev/, protected by a random passphrase kept beside it.
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ca.api_keys import create_api_key
 from ca.authority import (
     ROOT_CODE,
     add_authority,
@@ -196,6 +200,12 @@ def dev_init(
                     session, runtime.key_store, region.code, issuer, department, region.name
                 )
 
+        progress("operator API keys (DEV): var/dev-api-keys.json")
+        api_keys = {
+            region.code: create_api_key(session, region.code, f"dev operator {region.code}")
+            for region in DEV_REGIONS
+        }
+
         progress("federation trust list")
         signer_key = runtime.key_store.private_key(TRUST_LIST_SIGNER_KEY)
         version = publish_trust_list(session, TrustListSigner(signer_cert, signer_key))  # type: ignore[arg-type]
@@ -203,6 +213,7 @@ def dev_init(
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         settings.trust_list_path.write_text(version.jws + "\n")
         settings.root_fingerprint_path.write_text(fingerprint + "\n")
+        _write_private(settings.dev_api_keys_path, json.dumps(api_keys, indent=2) + "\n")
     return DevInitResult(True, fingerprint)
 
 
@@ -218,9 +229,15 @@ def _reset_dev_keys(settings: Settings) -> None:
             entry.unlink()
     for stale in (settings.trust_list_path, settings.root_fingerprint_path):
         stale.unlink(missing_ok=True)
-    passphrase_file = keys_dir / "passphrase"
-    passphrase_file.write_text(secrets.token_urlsafe(32) + "\n")
-    passphrase_file.chmod(0o600)
-    data_key = keys_dir / "data.key"
-    data_key.write_text(secrets.token_hex(32) + "\n")
-    data_key.chmod(0o600)
+    settings.dev_api_keys_path.unlink(missing_ok=True)
+    _write_private(keys_dir / "passphrase", secrets.token_urlsafe(32) + "\n")
+    _write_private(keys_dir / "data.key", secrets.token_hex(32) + "\n")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create the file readable by its owner only (no window with wider permissions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)

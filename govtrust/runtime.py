@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 
+from ca.authority import load_issuer
 from ca.data_protection import DataProtector
 from ca.errors import KeyStoreError
 from ca.keys import FileKeyStore
+from ca.profiles import Issuer
 from govtrust.db import Database
 from govtrust.settings import Settings
 from seal_service.seals import SealerPool
@@ -16,6 +19,21 @@ from seal_service.seals import SealerPool
 @dataclass
 class Runtime:
     settings: Settings
+    _issuers: dict[str, Issuer] = field(default_factory=dict, repr=False)
+    _issuers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def issuer(self, code: str) -> Issuer:
+        """Region CA `code` ready to sign, its key loaded once for the process."""
+        with self._issuers_lock:
+            if code not in self._issuers:
+                with self.database.transaction() as session:
+                    self._issuers[code] = load_issuer(
+                        session,
+                        self.key_store,
+                        code,
+                        public_base_url=self.settings.public_base_url,
+                    )
+            return self._issuers[code]
 
     @cached_property
     def database(self) -> Database:

@@ -7,3 +7,7 @@ class InputError(ValueError):
     The message is one line that says exactly what is wrong, safe to show to a
     user (it never contains key material or a raw citizen ID number).
     """
+
+
+class NotFoundError(InputError):
+    """The thing named does not exist (an API answers 404)."""

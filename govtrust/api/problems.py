@@ -3,32 +3,43 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from licence_registry.errors import LicenceNotFound
-from verifier.errors import InputError
+from verifier.errors import InputError, NotFoundError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("govtrust.api")
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra: object) -> JSONResponse:
-    body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
+    """An RFC 9457 problem document; the title is the status code's standard phrase."""
+    body: dict[str, object] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
-        return problem(exc.status_code, title, str(exc.detail) if exc.detail else None)
+        detail = str(exc.detail) if exc.detail else None
+        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -36,19 +47,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
-        return problem(
-            422, "Unprocessable Content", "request does not match the schema", errors=errors
-        )
+        return problem(422, "request does not match the schema", errors=errors)
 
-    @app.exception_handler(LicenceNotFound)
-    async def not_found(_request: Request, exc: LicenceNotFound) -> JSONResponse:
-        return problem(404, "Not Found", str(exc))
+    @app.exception_handler(NotFoundError)
+    async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
+        return problem(404, str(exc))
 
     @app.exception_handler(InputError)
     async def input_error(_request: Request, exc: InputError) -> JSONResponse:
-        return problem(400, "Bad Request", str(exc))
+        return problem(400, str(exc))
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return problem(500, "Internal Server Error", "the server could not complete the request")
+        return problem(500, "the server could not complete the request")
