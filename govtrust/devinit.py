@@ -16,28 +16,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from ca.api_keys import create_api_key
 from ca.authority import (
     ROOT_CODE,
-    add_authority,
-    issue_certificate,
     issue_with_new_key,
     load_issuer,
 )
+from ca.ceremony import (
+    TRUST_LIST_SIGNER_KEY,
+    RootCa,
+    install_root,
+    install_root_issued,
+    region_subject,
+    request_certificate,
+    trust_list_signer_subject,
+)
 from ca.federation import TrustListSigner, publish_trust_list
-from ca.keys import FileKeyStore, KeyRef
 from ca.models import Authority, Department
 from ca.profiles import (
-    NATIONAL_ROOT,
     OCSP_RESPONDER,
     REGION_CA,
     TRUST_LIST_SIGNER,
     TSA,
-    Issuer,
-    IssuerUrls,
-    build_certificate,
     subject_name,
 )
 from govtrust.db import downgrade, upgrade
@@ -46,9 +46,6 @@ from govtrust.settings import Settings
 from seal_service.seals import create_seal
 from verifier.certs import sha256_fingerprint
 from verifier.identifiers import make_uscc
-
-ROOT_KEY = "national-root"
-TRUST_LIST_SIGNER_KEY = "hub/trust-list-signer"
 
 
 @dataclass(frozen=True)
@@ -112,66 +109,32 @@ def dev_init(
     upgrade(runtime.database.engine)
     _reset_dev_keys(settings)
     runtime = Runtime(settings)
-    root_store = FileKeyStore(
-        settings.dev_keys_dir / "root", settings.key_passphrase_bytes() or b""
-    )
+    passphrase = settings.key_passphrase_bytes() or b""
+    base_url = settings.public_base_url
     with runtime.database.transaction() as session:
-        progress("national root CA (offline key in keys-dev/root)")
-        root_key_public = root_store.generate(ROOT_KEY)
-        root_key = root_store.private_key(ROOT_KEY)
-        root_cert = build_certificate(
-            NATIONAL_ROOT,
-            subject_name("国家政务服务平台根CA (DEV)", organization="govtrust dev federation"),
-            root_key_public,
-            self_signing_key=root_key,
-        )
-        add_authority(session, ROOT_CODE, "国家政务服务平台根CA", NATIONAL_ROOT, root_cert, None)
-        (settings.dev_keys_dir / "root" / "national-root.pem").write_bytes(
-            root_cert.public_bytes(Encoding.PEM)
-        )
-        root = Issuer(
-            root_cert,
-            root_key,
-            NATIONAL_ROOT,
-            IssuerUrls.for_ca(settings.public_base_url, ROOT_CODE, online=False),
-        )
+        progress("national root CA, offline, in keys-dev/root (the ceremony's ROOT_DIR)")
+        root = RootCa.create(settings.dev_keys_dir / "root", passphrase, public_base_url=base_url)
+        install_root(session, root.certificate)
 
-        progress("hub trust-list signer")
-        signer_public = runtime.key_store.generate(TRUST_LIST_SIGNER_KEY)
-        signer_cert = issue_certificate(
-            session,
-            ROOT_CODE,
-            root,
-            TRUST_LIST_SIGNER,
-            subject_name("联邦信任列表签名 (DEV)", organization="govtrust dev federation"),
-            signer_public,
-        ).certificate
+        progress("hub trust-list signer: key here, certified by the root")
+        csr = request_certificate(
+            runtime.key_store, TRUST_LIST_SIGNER_KEY, trust_list_signer_subject()
+        )
+        signer_cert = root.certify(csr, TRUST_LIST_SIGNER.name)
+        install_root_issued(session, runtime.key_store, TRUST_LIST_SIGNER_KEY, signer_cert)
 
         for region in DEV_REGIONS:
-            progress(f"region {region.code} {region.name}: CA, departments, seals")
+            progress(f"region {region.code} {region.name}: CA, services, departments, seals")
             key_name = f"{region.code}/region-ca"
-            region_public = runtime.key_store.generate(key_name)
-            region_cert = issue_certificate(
+            csr = request_certificate(runtime.key_store, key_name, region_subject(region.name))
+            install_root_issued(
                 session,
-                ROOT_CODE,
-                root,
-                REGION_CA,
-                subject_name(
-                    f"{region.name}政务服务CA (DEV)", organization=region.name, province=region.name
-                ),
-                region_public,
-            ).certificate
-            add_authority(
-                session,
-                region.code,
-                region.name,
-                REGION_CA,
-                region_cert,
-                KeyRef(runtime.key_store.backend, key_name),
+                runtime.key_store,
+                key_name,
+                root.certify(csr, REGION_CA.name),
+                region=(region.code, region.name),
             )
-            issuer = load_issuer(
-                session, runtime.key_store, region.code, public_base_url=settings.public_base_url
-            )
+            issuer = load_issuer(session, runtime.key_store, region.code, public_base_url=base_url)
             for profile, label in ((OCSP_RESPONDER, "OCSP 响应服务"), (TSA, "时间戳服务")):
                 progress(f"region {region.code}: {profile.name} certificate")
                 issue_with_new_key(
@@ -182,7 +145,7 @@ def dev_init(
                     issuer,
                     profile,
                     subject_name(
-                        f"{region.name}{label} (DEV)",
+                        f"{region.name}{label}",
                         organization=region.name,
                         province=region.name,
                     ),
@@ -209,7 +172,7 @@ def dev_init(
         progress("federation trust list")
         signer_key = runtime.key_store.private_key(TRUST_LIST_SIGNER_KEY)
         version = publish_trust_list(session, TrustListSigner(signer_cert, signer_key))  # type: ignore[arg-type]
-        fingerprint = sha256_fingerprint(root_cert)
+        fingerprint = sha256_fingerprint(root.certificate)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         settings.trust_list_path.write_text(version.jws + "\n")
         settings.root_fingerprint_path.write_text(fingerprint + "\n")

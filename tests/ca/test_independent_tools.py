@@ -139,7 +139,10 @@ PKIX_VALIDATOR = certificate.create_pkix_certificate_validator_container(
 )
 
 
-@pytest.mark.parametrize("profile", ["national-root", "region-ca", "seal", "trust-list-signer"])
+@pytest.mark.parametrize(
+    "profile",
+    ["national-root", "region-ca", "seal", "trust-list-signer", "ocsp-responder", "tsa"],
+)
 def test_pkilint_pkix_finds_no_error(pki: Pki, profile: str) -> None:
     certificates = pki.by_profile[profile]
     assert certificates

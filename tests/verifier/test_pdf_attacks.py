@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ca.authority import ROOT_CODE, get_authority, latest_certificate
+from ca.ceremony import ROOT_KEY_NAME as ROOT_KEY
+from ca.ceremony import TRUST_LIST_SIGNER_KEY
 from ca.keys import FileKeyStore
 from ca.models import Department, IssuedCertificate
 from ca.profiles import NATIONAL_ROOT, REGION_CA, SEAL, TRUST_LIST_SIGNER, Issuer
 from ca.profiles import build_certificate as build
-from govtrust.devinit import ROOT_KEY, TRUST_LIST_SIGNER_KEY
 from seal_service.render import SEAL_BOX, LicenceDocument, PdfLicenceRenderer
 from seal_service.seal_image import render_seal_image
 from seal_service.sealing import PdfSealer, SealMaterial

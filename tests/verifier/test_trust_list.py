@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ca.authority import ROOT_CODE, get_authority, latest_certificate, load_issuer
+from ca.ceremony import ROOT_KEY_NAME as ROOT_KEY
+from ca.ceremony import TRUST_LIST_SIGNER_KEY
 from ca.keys import FileKeyStore
 from ca.profiles import (
     DOCUMENT_SIGNING_EKU,
@@ -26,7 +28,6 @@ from ca.profiles import (
     Issuer,
     build_certificate,
 )
-from govtrust.devinit import ROOT_KEY, TRUST_LIST_SIGNER_KEY
 from tests.conftest import Federation
 from verifier.errors import InputError
 from verifier.jose import MAX_COMPACT_JWS_BYTES
