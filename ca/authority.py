@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ca.errors import CaError, UnknownAuthority
-from ca.keys import KeyRef, KeyStore
+from ca.keys import KeyRef, KeyStore, KeyStores
 from ca.lint import lint_certificate
 from ca.models import Authority, IssuedCertificate
 from ca.profiles import PROFILES, CertificateProfile, Issuer, IssuerUrls, build_certificate
@@ -79,7 +79,11 @@ def get_authority(session: Session, code: str) -> Authority:
 
 
 def load_issuer(
-    session: Session, key_store: KeyStore, code: str, *, public_base_url: str | None = None
+    session: Session,
+    key_stores: KeyStores | KeyStore,
+    code: str,
+    *,
+    public_base_url: str | None = None,
 ) -> Issuer:
     """The online CA `code` ready to sign; the national root is never loaded this way.
 
@@ -88,12 +92,9 @@ def load_issuer(
     authority = get_authority(session, code)
     if authority.key_ref is None:
         raise CaError(f"authority {code!r} is offline: its key is not available to the server")
-    key_ref = KeyRef.parse(authority.key_ref)
-    if key_ref.backend != key_store.backend:
-        raise CaError(f"authority {code!r} key lives in a {key_ref.backend} key store")
     return Issuer(
         certificate=authority.certificate,
-        private_key=key_store.private_key(key_ref.name),
+        private_key=KeyStores.of(key_stores).private_key(KeyRef.parse(authority.key_ref)),
         profile=PROFILES[authority.profile],
         urls=IssuerUrls.for_ca(public_base_url, code) if public_base_url else None,
     )

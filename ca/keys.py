@@ -24,7 +24,7 @@ from ca.errors import KeyStoreError
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
-_KEY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}(/[a-z0-9][a-z0-9._-]{0,99}){0,3}$")
+KEY_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}(/[a-z0-9][a-z0-9._-]{0,99}){0,3}$")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class FileKeyStore:
         self._passphrase = passphrase
 
     def _path(self, name: str) -> Path:
-        if not _KEY_NAME.match(name):
+        if not KEY_NAME_PATTERN.match(name):
             raise KeyStoreError(f"key name {name!r} is not a valid key name")
         return self._directory / f"{name}.key.pem"
 
@@ -118,3 +118,23 @@ class FileKeyStore:
         if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
             raise KeyStoreError(f"key {name!r} is neither ECDSA nor RSA")
         return key
+
+
+class KeyStores:
+    """The key stores of one process, by backend: a `KeyRef` finds its key here."""
+
+    def __init__(self, *stores: KeyStore) -> None:
+        self._by_backend = {store.backend: store for store in stores}
+
+    @classmethod
+    def of(cls, stores: KeyStores | KeyStore) -> KeyStores:
+        return stores if isinstance(stores, KeyStores) else cls(stores)
+
+    def store(self, backend: str) -> KeyStore:
+        try:
+            return self._by_backend[backend]
+        except KeyError:
+            raise KeyStoreError(f"no {backend} key store is configured") from None
+
+    def private_key(self, ref: KeyRef) -> CertificateIssuerPrivateKeyTypes:
+        return self.store(ref.backend).private_key(ref.name)

@@ -102,6 +102,8 @@ class OcspResponse(Base):
 
     issuer_code: Mapped[str] = mapped_column(ForeignKey("ca_authority.code"), primary_key=True)
     serial: Mapped[str] = mapped_column(String(48), primary_key=True, comment="lower-case hex")
+    # The CertID's hash (sha1 or sha256): a client matches the response's CertID to its own.
+    hash_algorithm: Mapped[str] = mapped_column(String(16), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     produced_at: Mapped[datetime] = mapped_column(UtcDateTime())
     next_update: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -33,7 +33,7 @@ from pkcs11.exceptions import (
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
 from ca.errors import KeyStoreError
-from ca.keys import _KEY_NAME
+from ca.keys import KEY_NAME_PATTERN
 
 if TYPE_CHECKING:
     from cryptography.utils import Buffer
@@ -171,7 +171,7 @@ class Pkcs11KeyStore:
 
     @staticmethod
     def _check_name(name: str) -> None:
-        if not _KEY_NAME.match(name):
+        if not KEY_NAME_PATTERN.match(name):
             raise KeyStoreError(f"key name {name!r} is not a valid key name")
 
     def exists(self, name: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Annotated
 import click
 import typer
 
+from govtrust.cli_ca import register as register_operations
 from govtrust.cli_ceremony import register as register_ceremony
 from govtrust.settings import Settings
 from verifier.errors import InputError
@@ -25,6 +26,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 licence_app = typer.Typer(help="Issue and revoke licences.", no_args_is_help=True)
 ca_app = typer.Typer(help="Certificate authority: ceremony and operations.", no_args_is_help=True)
 register_ceremony(ca_app)
+register_operations(ca_app)
 app.add_typer(db_app, name="db")
 app.add_typer(licence_app, name="licence")
 app.add_typer(ca_app, name="ca")

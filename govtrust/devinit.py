@@ -40,6 +40,7 @@ from ca.profiles import (
     TSA,
     subject_name,
 )
+from ca.revocation import install_crl, publish_crl
 from govtrust.db import downgrade, upgrade
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
@@ -115,6 +116,7 @@ def dev_init(
         progress("national root CA, offline, in keys-dev/root (the ceremony's ROOT_DIR)")
         root = RootCa.create(settings.dev_keys_dir / "root", passphrase, public_base_url=base_url)
         install_root(session, root.certificate)
+        install_crl(session, ROOT_CODE, (root.directory / "crl.der").read_bytes())
 
         progress("hub trust-list signer: key here, certified by the root")
         csr = request_certificate(
@@ -162,6 +164,7 @@ def dev_init(
                 create_seal(
                     session, runtime.key_store, region.code, issuer, department, region.name
                 )
+            publish_crl(session, region.code, issuer)
 
         progress("operator API keys (DEV): var/dev-api-keys.json")
         api_keys = {

@@ -9,11 +9,15 @@ from functools import cached_property
 from ca.authority import load_issuer
 from ca.data_protection import DataProtector
 from ca.errors import KeyStoreError
-from ca.keys import FileKeyStore
+from ca.keys import FileKeyStore, KeyStore, KeyStores
+from ca.ocsp import OcspResponder, load_responder
+from ca.pkcs11 import Pkcs11KeyStore
 from ca.profiles import Issuer
+from ca.tsa import TimeStampAuthority, load_tsa
 from govtrust.db import Database
 from govtrust.settings import Settings
 from seal_service.seals import SealerPool
+from verifier.timeutil import utc_now
 
 
 @dataclass
@@ -21,6 +25,10 @@ class Runtime:
     settings: Settings
     _issuers: dict[str, Issuer] = field(default_factory=dict, repr=False)
     _issuers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _tsas: dict[str, TimeStampAuthority] = field(default_factory=dict, init=False, repr=False)
+    _tsa_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _ocsp: dict[str, OcspResponder] = field(default_factory=dict, init=False, repr=False)
+    _ocsp_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def issuer(self, code: str) -> Issuer:
         """Region CA `code` ready to sign, its key loaded once for the process."""
@@ -29,7 +37,7 @@ class Runtime:
                 with self.database.transaction() as session:
                     self._issuers[code] = load_issuer(
                         session,
-                        self.key_store,
+                        self.key_stores,
                         code,
                         public_base_url=self.settings.public_base_url,
                     )
@@ -40,13 +48,39 @@ class Runtime:
         return Database(self.settings.effective_database_url)
 
     @cached_property
-    def key_store(self) -> FileKeyStore:
+    def file_key_store(self) -> FileKeyStore:
         passphrase = self.settings.key_passphrase_bytes()
         if passphrase is None:
             raise KeyStoreError(
                 "no key passphrase: set GOVTRUST_KEY_PASSPHRASE(_FILE) or run `govtrust dev-init`"
             )
         return FileKeyStore(self.settings.effective_key_dir, passphrase)
+
+    @cached_property
+    def pkcs11_key_store(self) -> Pkcs11KeyStore | None:
+        settings = self.settings
+        if not settings.pkcs11_module:
+            return None
+        if not settings.pkcs11_token or settings.pkcs11_pin_value() is None:
+            raise KeyStoreError("GOVTRUST_PKCS11_MODULE needs GOVTRUST_PKCS11_TOKEN and a PIN")
+        return Pkcs11KeyStore(
+            settings.pkcs11_module, settings.pkcs11_token, settings.pkcs11_pin_value() or ""
+        )
+
+    @cached_property
+    def key_store(self) -> KeyStore:
+        """Where new keys are made: the HSM when one is configured, else encrypted files."""
+        return self.pkcs11_key_store or self.file_key_store
+
+    @cached_property
+    def key_stores(self) -> KeyStores:
+        """Every configured store, so a key reference of either backend resolves."""
+        stores: list[KeyStore] = []
+        if self.settings.key_passphrase_bytes() is not None:
+            stores.append(self.file_key_store)
+        if self.pkcs11_key_store is not None:
+            stores.append(self.pkcs11_key_store)
+        return KeyStores(*stores)
 
     @cached_property
     def data_protector(self) -> DataProtector:
@@ -59,4 +93,26 @@ class Runtime:
 
     @cached_property
     def sealers(self) -> SealerPool:
-        return SealerPool(self.key_store)
+        return SealerPool(self.key_stores)
+
+    def tsa(self, region: str) -> TimeStampAuthority:
+        """The region's time-stamping authority, built once (key loaded once) per process.
+
+        Raises ca.tsa.UnknownTsa when the region runs none; failures are not cached.
+        """
+        with self._tsa_lock:
+            authority = self._tsas.get(region)
+            if authority is None:
+                authority = load_tsa(self.database.transaction, self.key_stores, region)
+                self._tsas[region] = authority
+            return authority
+
+    def ocsp_responder(self, region: str) -> OcspResponder:
+        """The region CA's OCSP responder, its key loaded once per process (and again once its
+        short-lived certificate has expired). Raises a NotFoundError for a CA without one."""
+        with self._ocsp_lock:
+            responder = self._ocsp.get(region)
+            if responder is None or responder.expired(utc_now()):
+                responder = load_responder(self.database.transaction, self.key_stores, region)
+                self._ocsp[region] = responder
+            return responder

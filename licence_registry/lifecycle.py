@@ -8,14 +8,14 @@ from datetime import date, datetime
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ca.counters import bump_counter
 from ca.data_protection import DataProtector
 from ca.models import Department
 from licence_registry.catalogue import LicenceType, licence_type
 from licence_registry.errors import LicenceNotFound, RegistryError
-from licence_registry.models import Licence, LicenceEvent, LicenceSequence, LicenceStatus
+from licence_registry.models import Licence, LicenceEvent, LicenceStatus
 from verifier.identifiers import (
     HolderIdType,
     LicenceIdentifier,
@@ -167,20 +167,4 @@ def revoke_licence(
 
 
 def _next_serial(session: Session, department: Department) -> int:
-    """Next serial for the department; the row lock serialises concurrent issuers."""
-    query = (
-        select(LicenceSequence)
-        .where(LicenceSequence.department_id == department.id)
-        .with_for_update()
-    )
-    sequence = session.scalars(query).first()
-    if sequence is None:
-        try:
-            with session.begin_nested():
-                session.add(LicenceSequence(department_id=department.id, last_serial=0))
-        except IntegrityError:
-            pass  # another transaction created it first
-        sequence = session.scalars(query).one()
-    sequence.last_serial += 1
-    session.flush()
-    return sequence.last_serial
+    return bump_counter(session, f"licence-serial:{department.id}")

@@ -51,12 +51,3 @@ class LicenceEvent(Base):
     event: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
-
-
-class LicenceSequence(Base):
-    """The last serial issued per department: incremented under a row lock."""
-
-    __tablename__ = "licence_sequence"
-
-    department_id: Mapped[int] = mapped_column(ForeignKey("ca_department.id"), primary_key=True)
-    last_serial: Mapped[int] = mapped_column(Integer, default=0)

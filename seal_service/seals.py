@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ca.authority import get_authority, issue_with_new_key
-from ca.keys import KeyRef, KeyStore
+from ca.keys import KeyRef, KeyStore, KeyStores
 from ca.models import Department, IssuedCertificate
 from ca.profiles import SEAL, Issuer, subject_name
 from seal_service.errors import SealError
@@ -66,8 +66,8 @@ def active_seal(session: Session, department: Department) -> Seal:
 class SealerPool:
     """One `PdfSealer` per seal for the life of the process (keys loaded once)."""
 
-    def __init__(self, key_store: KeyStore) -> None:
-        self._key_store = key_store
+    def __init__(self, key_stores: KeyStores) -> None:
+        self._key_stores = key_stores
         self._sealers: dict[int, PdfSealer] = {}
         self._lock = threading.Lock()
 
@@ -75,14 +75,11 @@ class SealerPool:
         with self._lock:
             sealer = self._sealers.get(seal.id)
             if sealer is None:
-                key_ref = KeyRef.parse(seal.key_ref)
-                if key_ref.backend != self._key_store.backend:
-                    raise SealError(f"seal key lives in a {key_ref.backend} key store")
                 issued = session.get_one(IssuedCertificate, seal.certificate_id)
                 sealer = PdfSealer(
                     SealMaterial(
                         certificate=issued.certificate,
-                        private_key=self._key_store.private_key(key_ref.name),
+                        private_key=self._key_stores.private_key(KeyRef.parse(seal.key_ref)),
                         chain=(get_authority(session, issued.issuer_code).certificate,),
                         image_png=seal.image_png,
                         signer_name=seal.name,

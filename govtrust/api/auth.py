@@ -11,10 +11,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
 from ca.api_keys import find_api_key
-from govtrust.api.deps import get_session
+from govtrust.api.deps import DbSession
 
 bearer = HTTPBearer(auto_error=False, description="operator API key: `Bearer gtk_…`")
 
@@ -30,7 +29,7 @@ class Operator:
 def require_ca_operator(
     ca: Annotated[str, Path(max_length=32)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    session: Annotated[Session, Depends(get_session)],
+    session: DbSession,
 ) -> Operator:
     """The caller must hold an operator credential of the region whose CA `ca` is."""
     if credentials is None or credentials.scheme.lower() != "bearer":

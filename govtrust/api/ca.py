@@ -8,14 +8,13 @@ from typing import Annotated
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from ca.authority import get_authority
 from ca.federation import latest_trust_list
 from ca.models import IssuedCertificate
 from ca.registry import find_certificate, issue_from_csr, list_authorities, list_certificates
 from govtrust.api.auth import Operator, require_ca_operator
-from govtrust.api.deps import get_runtime, get_session
+from govtrust.api.deps import DbSession, get_runtime
 from govtrust.runtime import Runtime
 from verifier.timeutil import utc_now
 
@@ -31,7 +30,7 @@ PEM_CERT = "application/x-pem-file"
     response_class=Response,
     responses={200: {"content": {JOSE_MEDIA_TYPE: {}}, "description": "compact JWS"}},
 )
-def trust_list(session: Annotated[Session, Depends(get_session)]) -> Response:
+def trust_list(session: DbSession) -> Response:
     """The latest federation trust list, as signed by the hub (verify it, do not trust it)."""
     version = latest_trust_list(session)
     if version is None:
@@ -97,7 +96,7 @@ def _certificate_out(row: IssuedCertificate) -> CertificateOut:
 
 
 @router.get("/ca", response_model=list[AuthorityOut], tags=["ca"])
-def list_cas(session: Annotated[Session, Depends(get_session)]) -> list[AuthorityOut]:
+def list_cas(session: DbSession) -> list[AuthorityOut]:
     """The certificate authorities of this federation server."""
     return [
         AuthorityOut(
@@ -117,9 +116,7 @@ def list_cas(session: Annotated[Session, Depends(get_session)]) -> list[Authorit
     responses={200: {"content": {PKIX_CERT: {}}}},
     tags=["ca"],
 )
-def ca_certificate(
-    ca: Annotated[str, Path(max_length=32)], session: Annotated[Session, Depends(get_session)]
-) -> Response:
+def ca_certificate(ca: Annotated[str, Path(max_length=32)], session: DbSession) -> Response:
     """The CA's own certificate, DER (the caIssuers target of what it issues)."""
     return Response(get_authority(session, ca).certificate_der, media_type=PKIX_CERT)
 
@@ -127,7 +124,7 @@ def ca_certificate(
 @router.get("/ca/{ca}/certificates", response_model=CertificatePageOut, tags=["ca"])
 def certificates(
     ca: Annotated[str, Path(max_length=32)],
-    session: Annotated[Session, Depends(get_session)],
+    session: DbSession,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CertificatePageOut:
@@ -150,7 +147,7 @@ def certificates(
 def certificate_pem(
     ca: Annotated[str, Path(max_length=32)],
     serial: Annotated[str, Path(max_length=64)],
-    session: Annotated[Session, Depends(get_session)],
+    session: DbSession,
 ) -> Response:
     """One issued certificate, PEM."""
     row = find_certificate(session, ca, serial)
@@ -162,7 +159,7 @@ def issue(
     ca: Annotated[str, Path(max_length=32)],
     body: IssueRequestIn,
     operator: Annotated[Operator, Depends(require_ca_operator)],
-    session: Annotated[Session, Depends(get_session)],
+    session: DbSession,
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> CertificateOut:
     """Certify a CSR under one of the region CA's end-entity profiles (operator only)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from govtrust.runtime import Runtime
@@ -17,3 +18,8 @@ def get_runtime(request: Request) -> Runtime:
 def get_session(request: Request) -> Iterator[Session]:
     with get_runtime(request).database.transaction() as session:
         yield session
+
+
+# scope="function": the transaction commits when the route returns, before the response is
+# sent, so a client never sees success for work that then fails to commit.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]

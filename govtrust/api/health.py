@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from govtrust.api.deps import get_session
+from govtrust.api.deps import DbSession
 
 router = APIRouter(tags=["health"])
 
@@ -20,6 +17,6 @@ class Health(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-def health(session: Annotated[Session, Depends(get_session)]) -> Health:
+def health(session: DbSession) -> Health:
     session.execute(text("SELECT 1"))
     return Health(status="ok", database="ok")

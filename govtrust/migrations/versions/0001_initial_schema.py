@@ -112,17 +112,6 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "licence_sequence",
-        sa.Column("department_id", sa.Integer(), nullable=False),
-        sa.Column("last_serial", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["department_id"],
-            ["ca_department.id"],
-            name=op.f("fk_licence_sequence_department_id_ca_department"),
-        ),
-        sa.PrimaryKeyConstraint("department_id", name=op.f("pk_licence_sequence")),
-    )
-    op.create_table(
         "seal",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("department_id", sa.Integer(), nullable=False),
@@ -177,7 +166,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_seal_department_id"))
 
     op.drop_table("seal")
-    op.drop_table("licence_sequence")
     with op.batch_alter_table("licence", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_licence_holder_id_hash"))
         batch_op.drop_index(batch_op.f("ix_licence_department_id"))

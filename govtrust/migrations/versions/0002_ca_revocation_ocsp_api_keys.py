@@ -68,6 +68,7 @@ def upgrade() -> None:
         "ca_ocsp_response",
         sa.Column("issuer_code", sa.String(length=32), nullable=False),
         sa.Column("serial", sa.String(length=48), nullable=False, comment="lower-case hex"),
+        sa.Column("hash_algorithm", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("produced_at", ca.orm.UtcDateTime(timezone=True), nullable=False),
         sa.Column("next_update", ca.orm.UtcDateTime(timezone=True), nullable=False),
@@ -77,7 +78,9 @@ def upgrade() -> None:
             ["ca_authority.code"],
             name=op.f("fk_ca_ocsp_response_issuer_code_ca_authority"),
         ),
-        sa.PrimaryKeyConstraint("issuer_code", "serial", name=op.f("pk_ca_ocsp_response")),
+        sa.PrimaryKeyConstraint(
+            "issuer_code", "serial", "hash_algorithm", name=op.f("pk_ca_ocsp_response")
+        ),
     )
     with op.batch_alter_table("ca_certificate", schema=None) as batch_op:
         batch_op.add_column(sa.Column("key_ref", sa.String(length=200), nullable=True))
