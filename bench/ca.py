@@ -141,11 +141,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_rows(runtime: Runtime, seconds: float) -> list[Row]:
+def http_rows(runtime: Runtime, seconds: float, workers: int) -> list[Row]:
     port = free_port()
     env = {**os.environ, "GOVTRUST_HOME": str(runtime.settings.home), "GOVTRUST_PORT": str(port)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "govtrust", "serve"],
+        [sys.executable, "-m", "govtrust", "serve", "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -167,7 +167,7 @@ def http_rows(runtime: Runtime, seconds: float) -> list[Row]:
             result = run_load(url, body, content_type, connections=16, seconds=seconds)
             rows.append(
                 Row(
-                    label,
+                    f"{label}, {workers} worker(s)",
                     f"{result.per_second:,.0f}/s",
                     f"16 connections, p50 {result.p50:.1f} ms, "
                     f"p99 {result.percentile(99):.1f} ms, {result.errors} errors",
@@ -213,7 +213,8 @@ def main() -> None:
     rows += issuance_rows(runtime, 200 if args.quick else 1000)
     rows += crl_rows([1_000, 100_000] if args.quick else [1_000, 100_000, 1_000_000])
     rows += in_process_rows(runtime)
-    rows += http_rows(runtime, 3 if args.quick else 10)
+    for workers in (1, 2):
+        rows += http_rows(runtime, 3 if args.quick else 10, workers)
     print_table("CA (bench/ca.py)", rows)
 
 

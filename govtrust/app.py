@@ -23,3 +23,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tsa.router, prefix="/api/v1")
     app.include_router(revocation.router, prefix="/api/v1")
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for uvicorn worker processes: each builds its app from GOVTRUST_* settings."""
+    return create_app(Settings())

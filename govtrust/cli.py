@@ -70,11 +70,11 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="default GOVTRUST_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default GOVTRUST_PORT")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
 ) -> None:
     """Serve the API (and its OpenAPI docs at /docs)."""
     import uvicorn
 
-    from govtrust.app import create_app
     from govtrust.db import upgrade
     from govtrust.runtime import Runtime
 
@@ -85,10 +85,14 @@ def serve(
         )
     upgrade(Runtime(settings).database.engine)
     uvicorn.run(
-        create_app(settings),
+        "govtrust.app:create_app_from_environment",
+        factory=True,
+        workers=workers,
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        # The request log costs more than a pre-signed OCSP answer; errors are still logged.
+        access_log=False,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import ca.models
@@ -55,6 +55,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     command.downgrade(alembic_config(engine), revision)
+
+
+def reset_schema(engine: Engine) -> None:
+    """DEV ONLY: drop every table in the database (whatever its history), then migrate."""
+    existing = MetaData()
+    existing.reflect(engine)
+    existing.drop_all(engine)
+    upgrade(engine)
 
 
 class Database:

@@ -41,7 +41,7 @@ from ca.profiles import (
     subject_name,
 )
 from ca.revocation import install_crl, publish_crl
-from govtrust.db import downgrade, upgrade
+from govtrust.db import reset_schema, upgrade
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 from seal_service.seals import create_seal
@@ -106,8 +106,7 @@ def dev_init(
     if federation_exists(runtime) and not force:
         return DevInitResult(False, settings.root_fingerprint_path.read_text().strip())
     progress("resetting database and keys-dev/")
-    downgrade(runtime.database.engine)
-    upgrade(runtime.database.engine)
+    reset_schema(runtime.database.engine)
     _reset_dev_keys(settings)
     runtime = Runtime(settings)
     passphrase = settings.key_passphrase_bytes() or b""
