@@ -1,4 +1,4 @@
-"""Pre-issuance checks: nothing leaves the CA unless it matches its profile.
+"""Pre-release checks: no certificate, CRL or OCSP response leaves the CA unchecked.
 
 These run on every certificate before it is recorded or returned, so they are cheap
 structural checks (the test suite runs pkilint over every profile as well). A failure
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 
 from ca.profiles import KEY_USAGE_FLAGS, CertificateProfile
 
@@ -84,3 +86,45 @@ def _constraint_problems(cert: x509.Certificate, profile: CertificateProfile) ->
     except x509.ExtensionNotFound:
         problems.append("subjectKeyIdentifier missing")
     return problems
+
+
+def lint_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> None:
+    """A CRL the CA built: signed by `issuer`, numbered, with a sane validity window."""
+    problems = []
+    if crl.issuer != issuer.subject:
+        problems.append("issuer name differs from the CA's subject")
+    if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+        problems.append("signature does not verify with the CA's key")
+    next_update = crl.next_update_utc
+    if next_update is None or next_update <= crl.last_update_utc:
+        problems.append("nextUpdate missing or not after thisUpdate")
+    for extension_type in (x509.CRLNumber, x509.AuthorityKeyIdentifier):
+        try:
+            crl.extensions.get_extension_for_class(extension_type)
+        except x509.ExtensionNotFound:
+            problems.append(f"{extension_type.__name__} missing")
+    if problems:
+        raise LintError(f"CRL refused before release: {'; '.join(problems)}")
+
+
+def lint_ocsp_response(response: ocsp.OCSPResponse, responder: x509.Certificate) -> None:
+    """A response the responder signed: successful, signed by `responder`, with nextUpdate."""
+    problems = []
+    if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        problems.append("status is not successful")
+    else:
+        key = responder.public_key()
+        try:
+            key.verify(  # type: ignore[call-arg,union-attr]
+                response.signature,
+                response.tbs_response_bytes,
+                ec.ECDSA(response.signature_hash_algorithm),  # type: ignore[arg-type]
+            )
+        except (InvalidSignature, TypeError, ValueError):
+            problems.append("signature does not verify with the responder's key")
+        if response.next_update_utc is None:
+            problems.append("nextUpdate missing")
+        if response.responder_key_hash is None and response.responder_name != responder.subject:
+            problems.append("responder ID names another responder")
+    if problems:
+        raise LintError(f"OCSP response refused before release: {'; '.join(problems)}")

@@ -29,6 +29,7 @@ from ca.authority import get_authority
 from ca.counters import dialect_insert
 from ca.errors import CaError
 from ca.keys import KeyRef, KeyStore, KeyStores, PrivateKey
+from ca.lint import lint_ocsp_response
 from ca.models import IssuedCertificate, OcspResponse
 from ca.profiles import OCSP_RESPONDER
 from verifier.errors import NotFoundError
@@ -216,7 +217,9 @@ class OcspResponder:
         )
         if nonce is not None:
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-        return builder.sign(self._key, hashes.SHA256()).public_bytes(Encoding.DER)
+        response = builder.sign(self._key, hashes.SHA256())
+        lint_ocsp_response(response, self.certificate)
+        return response.public_bytes(Encoding.DER)
 
     def _store(
         self,

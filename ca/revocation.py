@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ca.authority import get_authority
 from ca.counters import bump_counter, read_counters, set_counter
 from ca.errors import CaError
+from ca.lint import lint_crl
 from ca.models import IssuedCertificate, PublishedCrl
 from ca.profiles import Issuer
 from ca.registry import find_certificate
@@ -257,6 +258,7 @@ def _publish(
         this_update=this_update,
         next_update=this_update + validity,
     )
+    lint_crl(crl, signer.certificate)
     set_counter(session, f"crl-covers:{issuer_code}", covered)
     row = PublishedCrl(
         issuer_code=issuer_code,

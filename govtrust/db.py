@@ -19,6 +19,9 @@ from ca.orm import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 metadata = Base.metadata
+# Sized for the server's worker threads: with SQLAlchemy's default (5 + 10 overflow) every
+# burst past 5 connections closed and reopened connections, which cost more than an OCSP answer.
+POOL = {"pool_size": 20, "max_overflow": 20}
 _ = (ca.models, licence_registry.models)
 
 
@@ -27,10 +30,10 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **POOL)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **POOL)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 
-from ca.lint import LintError, lint_certificate
+from ca.lint import LintError, lint_certificate, lint_crl, lint_ocsp_response
 from ca.profiles import (
     NATIONAL_ROOT,
     OCSP_RESPONDER,
@@ -61,3 +65,56 @@ def test_wrong_issuer_is_refused(region: Issuer) -> None:
     )
     with pytest.raises(LintError, match=r"signature does not verify|issuer name"):
         lint_certificate(seal, SEAL, other)
+
+
+def test_crl_signed_by_another_key_is_refused(region: Issuer) -> None:
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(region.certificate.subject)
+        .last_update(now)
+        .next_update(now + timedelta(days=1))
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(region.private_key.public_key()),
+            critical=False,
+        )
+    )
+    lint_crl(builder.sign(region.private_key, hashes.SHA256()), region.certificate)
+    with pytest.raises(LintError, match="signature does not verify"):
+        lint_crl(builder.sign(key(), hashes.SHA256()), region.certificate)
+
+
+def test_ocsp_response_signed_by_another_key_is_refused(region: Issuer) -> None:
+    responder = build_certificate(
+        OCSP_RESPONDER, subject_name("OCSP", province="浙江省"), key().public_key(), issuer=region
+    )
+    other_key = key()
+    other = build_certificate(
+        OCSP_RESPONDER,
+        subject_name("OCSP", province="浙江省"),
+        other_key.public_key(),
+        issuer=region,
+    )
+    now = datetime.now(UTC)
+    builder = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            responder,
+            region.certificate,
+            hashes.SHA1(),
+            ocsp.OCSPCertStatus.GOOD,
+            now,
+            now + timedelta(hours=1),
+            None,
+            None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, other)
+    )
+    forged = builder.sign(other_key, hashes.SHA256())
+    lint_ocsp_response(forged, other)
+    with pytest.raises(LintError, match="signature does not verify"):
+        lint_ocsp_response(forged, responder)
+    unauthorized = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+    with pytest.raises(LintError, match="not successful"):
+        lint_ocsp_response(unauthorized, responder)
