@@ -18,12 +18,24 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11.exceptions import PKCS11Error
+from pydantic import SecretStr
 
+from ca.authority import issue_with_new_key, load_issuer
 from ca.errors import KeyStoreError
-from ca.keys import KeyStore
+from ca.keys import KeyRef, KeyStore
 from ca.pkcs11 import Pkcs11KeyStore, Pkcs11PrivateKey
-from ca.profiles import NATIONAL_ROOT, REGION_CA, SEAL, Issuer, build_certificate, subject_name
+from ca.profiles import (
+    LOG_SIGNER,
+    NATIONAL_ROOT,
+    REGION_CA,
+    SEAL,
+    Issuer,
+    build_certificate,
+    subject_name,
+)
+from govtrust.runtime import Runtime
 from govtrust.settings import Settings
+from tests.conftest import Federation
 from tests.tools import REQUIRE_TOOLS_ENV, require_tool
 
 MODULE_ENV = "GOVTRUST_PKCS11_MODULE"
@@ -334,3 +346,37 @@ def test_settings_read_the_pin_from_the_environment_or_a_file(
     assert settings.pkcs11_pin_value() == "4321"
     monkeypatch.setenv("GOVTRUST_PKCS11_PIN", "1111")
     assert Settings().pkcs11_pin_value() == "1111"
+
+
+def test_runtime_makes_new_keys_in_the_hsm_and_resolves_both_backends(
+    hsm: Hsm, federation: Federation
+) -> None:
+    settings = federation.settings.model_copy(
+        update={
+            "pkcs11_module": hsm.module,
+            "pkcs11_token": TOKEN,
+            "pkcs11_pin": SecretStr(PIN),
+        }
+    )
+    runtime = Runtime(settings)
+    store = runtime.pkcs11_key_store
+    assert store is not None
+    hsm.stores.append(store)
+    assert runtime.key_store is store
+    subject = subject_name("日志签名 (HSM)", organization="浙江省", province="浙江省")
+    with runtime.database.transaction() as session:
+        issuer = load_issuer(session, runtime.key_stores, "330000")  # a file-backed CA key
+        row = issue_with_new_key(
+            session,
+            runtime.key_store,
+            "330000/log-signer-hsm",
+            "330000",
+            issuer,
+            LOG_SIGNER,
+            subject,
+        )
+    assert row.key_ref == "pkcs11:330000/log-signer-hsm"
+    key = runtime.key_stores.private_key(KeyRef.parse(row.key_ref))
+    public = row.certificate.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    verify(public, key.sign(DATA, ec.ECDSA(hashes.SHA256())))  # type: ignore[call-arg]
