@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	@echo "benchmarks arrive with the component issues (bench/)"
+	$(BIN)/python -m bench.ca
 
 clean:
 	rm -rf $(VENV) var out .pytest_cache .ruff_cache

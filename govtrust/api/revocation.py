@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ca.revocation import AlreadyRevoked, current_crl, parse_reason, revoke_certificate
 from govtrust.api.auth import Operator, require_ca_operator
-from govtrust.api.deps import DbSession, get_runtime
+from govtrust.api.deps import DbSession, get_runtime, read_binary_body
 from govtrust.runtime import Runtime
 
 router = APIRouter(tags=["revocation"])
@@ -69,21 +69,7 @@ class RevokedOut(BaseModel):
 
 async def ocsp_request_body(request: Request) -> bytes:
     """The POSTed OCSPRequest, refused before it is buffered if it is of the wrong type or big."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != OCSP_REQUEST:
-        raise HTTPException(415, f"send the OCSP request as {OCSP_REQUEST}")
-    too_large = HTTPException(413, f"an OCSP request is at most {MAX_OCSP_REQUEST} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_OCSP_REQUEST:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_OCSP_REQUEST:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_binary_body(request, OCSP_REQUEST, MAX_OCSP_REQUEST, "OCSP request")
 
 
 def decode_get_request(encoded: str) -> bytes:

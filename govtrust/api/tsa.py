@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from govtrust.api.deps import get_runtime
+from govtrust.api.deps import get_runtime, read_binary_body
 
 router = APIRouter(tags=["time-stamping"])
 
@@ -46,25 +46,7 @@ async def time_stamp(
     runtime = get_runtime(request)
     # The first call for a region loads its key and reads the database: not on the loop.
     tsa = await run_in_threadpool(runtime.tsa, ca)
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != TIMESTAMP_QUERY:
-        raise HTTPException(415, f"send the time-stamp request as {TIMESTAMP_QUERY}")
-    body = await _read_body(request, MAX_REQUEST_BYTES)
+    body = await read_binary_body(request, TIMESTAMP_QUERY, MAX_REQUEST_BYTES, "time-stamp request")
     reply = await run_in_threadpool(tsa.respond, body)
     # Every reply is unique (serial, time, nonce): nothing for a cache to reuse.
     return Response(reply, media_type=TIMESTAMP_REPLY, headers={"Cache-Control": "no-store"})
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_large = HTTPException(413, f"a time-stamp request is at most {limit} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)

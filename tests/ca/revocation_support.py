@@ -3,16 +3,8 @@ federation's seals, which other tests use), OCSP requests, pkilint, and a live s
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -111,39 +103,3 @@ def pkilint_ocsp_errors(der: bytes) -> list[tuple[str, str, str]]:
 
 
 # --- a live `govtrust serve` ----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def live_server(federation: Federation) -> Iterator[str]:
-    """`python -m govtrust serve` on a free loopback port; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, **federation.env(), "GOVTRUST_PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "govtrust", "serve"],
-        cwd=federation.home,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

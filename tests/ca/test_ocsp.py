@@ -30,12 +30,12 @@ from tests.ca.revocation_support import (
     ROOT,
     authority_certificate,
     issue_test_certificate,
-    live_server,
     ocsp_request,
     pkilint_ocsp_errors,
     write_pem,
 )
 from tests.conftest import Federation
+from tests.server import live_server
 from tests.tools import require_tool
 from verifier.timeutil import utc_now
 

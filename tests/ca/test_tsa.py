@@ -5,12 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import os
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +39,7 @@ from ca.tsa import (
 from govtrust.app import create_app
 from govtrust.db import Database
 from tests.conftest import Federation
+from tests.server import live_server as running_server
 from tests.tools import require_tool
 from verifier.errors import InputError
 from verifier.timeutil import utc_now
@@ -191,39 +188,10 @@ def test_openssl_reads_a_rejection(client: TestClient, files: Files) -> None:
 # --- pyHanko against a real server ------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_server(federation: Federation) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, **federation.env(), "GOVTRUST_PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "govtrust", "serve"],
-        cwd=federation.home,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+    with running_server(federation) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_pyhanko_timestamps_against_the_live_server_and_validates_the_token(
