@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from ca.authority import load_issuer
 from ca.data_protection import DataProtector
@@ -19,15 +21,17 @@ from govtrust.settings import Settings
 from seal_service.seals import SealerPool
 from verifier.timeutil import utc_now
 
+SIGNER_RECHECK_SECONDS = 60.0
+
 
 @dataclass
 class Runtime:
     settings: Settings
     _issuers: dict[str, Issuer] = field(default_factory=dict, repr=False)
     _issuers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _tsas: dict[str, TimeStampAuthority] = field(default_factory=dict, init=False, repr=False)
+    _tsas: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
     _tsa_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _ocsp: dict[str, OcspResponder] = field(default_factory=dict, init=False, repr=False)
+    _ocsp: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
     _ocsp_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def issuer(self, code: str) -> Issuer:
@@ -96,23 +100,26 @@ class Runtime:
         return SealerPool(self.key_stores)
 
     def tsa(self, region: str) -> TimeStampAuthority:
-        """The region's time-stamping authority, built once (key loaded once) per process.
-
-        Raises ca.tsa.UnknownTsa when the region runs none; failures are not cached.
-        """
+        """The region's time-stamping authority (key loaded once). Raises ca.tsa.UnknownTsa
+        when the region runs none; failures are not cached."""
         with self._tsa_lock:
-            authority = self._tsas.get(region)
-            if authority is None:
-                authority = load_tsa(self.database.transaction, self.key_stores, region)
-                self._tsas[region] = authority
-            return authority
+            return self._fresh(self._tsas, region, load_tsa)
 
     def ocsp_responder(self, region: str) -> OcspResponder:
-        """The region CA's OCSP responder, its key loaded once per process (and again once its
-        short-lived certificate has expired). Raises a NotFoundError for a CA without one."""
+        """The region CA's OCSP responder (key loaded once). Raises a NotFoundError for a CA
+        without one."""
         with self._ocsp_lock:
-            responder = self._ocsp.get(region)
-            if responder is None or responder.expired(utc_now()):
-                responder = load_responder(self.database.transaction, self.key_stores, region)
-                self._ocsp[region] = responder
+            responder = self._fresh(self._ocsp, region, load_responder)
+            if responder.expired(utc_now()):
+                self._ocsp.pop(region)
+                responder = self._fresh(self._ocsp, region, load_responder)
             return responder
+
+    def _fresh(self, cache: dict[str, tuple[Any, float]], region: str, load: Any) -> Any:
+        # Looked up again every SIGNER_RECHECK_SECONDS, so a signer certificate that was
+        # revoked or replaced (by this or another process) stops being used within that time.
+        entry = cache.get(region)
+        if entry is None or time.monotonic() - entry[1] > SIGNER_RECHECK_SECONDS:
+            entry = (load(self.database.transaction, self.key_stores, region), time.monotonic())
+            cache[region] = entry
+        return entry[0]

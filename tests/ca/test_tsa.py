@@ -26,8 +26,12 @@ from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko.sign.validation.status import TimestampSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
-from ca.authority import get_authority
+import govtrust.runtime as runtime_module
+from ca.authority import get_authority, issue_with_new_key
 from ca.errors import CaError
+from ca.profiles import TSA as TSA_PROFILE
+from ca.profiles import subject_name
+from ca.revocation import revoke_certificate
 from ca.tsa import (
     TSA_POLICY,
     SerialAllocator,
@@ -38,6 +42,7 @@ from ca.tsa import (
 )
 from govtrust.app import create_app
 from govtrust.db import Database
+from govtrust.runtime import Runtime
 from tests.conftest import Federation
 from tests.server import live_server as running_server
 from tests.tools import require_tool
@@ -466,3 +471,25 @@ def test_tsa_uses_its_key_only_to_sign_and_checks_it_matches(
         )
     with pytest.raises(CaError, match="timeStamping"):
         TimeStampAuthority(tsa.chain[0], key, (), allocator)
+
+
+def test_a_revoked_tsa_certificate_stops_being_used(
+    federation: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime_module, "SIGNER_RECHECK_SECONDS", 0.0)
+    runtime = Runtime(federation.settings)
+    original = runtime.tsa("330000").certificate
+    with runtime.database.transaction() as session:
+        newer = issue_with_new_key(
+            session,
+            runtime.key_store,
+            "330000/tsa-recheck-test",
+            "330000",
+            runtime.issuer("330000"),
+            TSA_PROFILE,
+            subject_name("时间戳服务 (轮换)", organization="浙江省", province="浙江省"),
+        )
+    assert runtime.tsa("330000").certificate == newer.certificate
+    with runtime.database.transaction() as session:
+        revoke_certificate(session, "330000", newer.serial, x509.ReasonFlags.key_compromise)
+    assert runtime.tsa("330000").certificate == original
