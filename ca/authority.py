@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -133,3 +135,23 @@ def add_authority(
     session.add(authority)
     session.flush()
     return authority
+
+
+def current_signer_certificate(
+    session: Session, issuer_code: str, profile: CertificateProfile, at: datetime
+) -> IssuedCertificate | None:
+    """The newest unrevoked certificate of `profile` from `issuer_code`, valid at `at`, whose
+    key this server holds: the one a service (OCSP, TSA, …) signs with."""
+    return session.scalars(
+        select(IssuedCertificate)
+        .where(
+            IssuedCertificate.issuer_code == issuer_code,
+            IssuedCertificate.profile == profile.name,
+            IssuedCertificate.revoked_at.is_(None),
+            IssuedCertificate.key_ref.is_not(None),
+            IssuedCertificate.not_before <= at,
+            IssuedCertificate.not_after > at,
+        )
+        .order_by(IssuedCertificate.not_before.desc(), IssuedCertificate.id.desc())
+        .limit(1)
+    ).first()

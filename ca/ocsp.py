@@ -25,7 +25,7 @@ from cryptography.x509 import ocsp
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from ca.authority import get_authority
+from ca.authority import current_signer_certificate, get_authority
 from ca.counters import dialect_insert
 from ca.errors import CaError
 from ca.keys import KeyRef, KeyStore, KeyStores, PrivateKey
@@ -293,18 +293,7 @@ def load_responder(
     now = now or utc_now()
     with transaction() as session:
         issuer_certificate = get_authority(session, issuer_code).certificate
-        row = session.scalars(
-            select(IssuedCertificate)
-            .where(
-                IssuedCertificate.issuer_code == issuer_code,
-                IssuedCertificate.profile == OCSP_RESPONDER.name,
-                IssuedCertificate.revoked_at.is_(None),
-                IssuedCertificate.key_ref.is_not(None),
-                IssuedCertificate.not_after > now,
-            )
-            .order_by(IssuedCertificate.not_before.desc(), IssuedCertificate.id.desc())
-            .limit(1)
-        ).first()
+        row = current_signer_certificate(session, issuer_code, OCSP_RESPONDER, now)
         if row is None or row.key_ref is None:
             raise NoResponder(f"CA {issuer_code} runs no OCSP responder")
         certificate, key_ref = row.certificate, KeyRef.parse(row.key_ref)

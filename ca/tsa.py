@@ -23,13 +23,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ca.authority import current_signer_certificate
 from ca.counters import bump_counter
 from ca.errors import CaError
 from ca.keys import KeyRef, KeyStore, KeyStores
-from ca.models import Authority, IssuedCertificate
+from ca.models import Authority
 from ca.profiles import TSA
 from verifier.errors import InputError, NotFoundError
 from verifier.timeutil import utc_now
@@ -355,17 +355,7 @@ def load_tsa(
     """The TSA of `region`: its newest unrevoked TSA certificate and that certificate's key."""
     with transaction() as session:
         authority = session.get(Authority, region)
-        row = session.scalars(
-            select(IssuedCertificate)
-            .where(
-                IssuedCertificate.issuer_code == region,
-                IssuedCertificate.profile == TSA.name,
-                IssuedCertificate.revoked_at.is_(None),
-                IssuedCertificate.key_ref.is_not(None),
-            )
-            .order_by(IssuedCertificate.not_before.desc(), IssuedCertificate.id.desc())
-            .limit(1)
-        ).first()
+        row = current_signer_certificate(session, region, TSA, utc_now())
         if authority is None or row is None or row.key_ref is None:
             raise UnknownTsa(f"no time-stamping authority for {region!r}")
         certificate, chain = row.certificate, (authority.certificate,)
