@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ca.authority import ROOT_CODE, add_authority, record_certificate
 from ca.errors import CaError
+from ca.federation import add_service, register_region
 from ca.keys import FileKeyStore, KeyRef, KeyStore
 from ca.lint import lint_certificate
 from ca.models import Authority, IssuedCertificate
@@ -41,6 +42,7 @@ from ca.profiles import (
 from ca.registry import load_csr
 from verifier.certs import sha256_fingerprint
 from verifier.timeutil import utc_now
+from verifier.trust_list import ServiceType
 
 ROOT_KEY_NAME = "national-root"
 ROOT_CERT_FILE = "national-root.pem"
@@ -203,6 +205,8 @@ def install_root_issued(
     if region is not None:
         code, name = region
         add_authority(session, code, name, REGION_CA, certificate, key_ref)
+        register_region(session, code, name)
+        add_service(session, code, ServiceType.SEAL_CA, f"{name}电子印章CA", certificate)
     return row
 
 

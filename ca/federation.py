@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ca.authority import ROOT_CODE, get_authority
 from ca.errors import CaError
-from ca.models import Authority, TrustListVersion
-from ca.profiles import REGION_CA
+from ca.models import TrustListVersion, TrustRegion, TrustService, TrustServiceStatus
 from verifier import jose
 from verifier.certs import sha256_fingerprint
+from verifier.errors import NotFoundError
 from verifier.timeutil import utc_now
 from verifier.trust_list import (
     MAX_PAYLOAD_BYTES,
@@ -40,25 +42,144 @@ class TrustListSigner:
     private_key: ec.EllipticCurvePrivateKey
 
 
+def register_region(session: Session, code: str, name: str) -> TrustRegion:
+    """A region of the trust list (idempotent for the same name)."""
+    region = session.get(TrustRegion, code)
+    if region is None:
+        region = TrustRegion(code=code, name=name)
+        session.add(region)
+        session.flush()
+    elif region.name != name:
+        raise CaError(f"region {code} is listed as {region.name!r}, not {name!r}")
+    return region
+
+
+def add_service(
+    session: Session,
+    region_code: str,
+    service_type: ServiceType,
+    name: str,
+    certificate: x509.Certificate,
+    *,
+    since: datetime | None = None,
+) -> TrustService:
+    """List a service, granted from `since` (default now), trusted through `certificate`."""
+    if session.get(TrustRegion, region_code) is None:
+        raise CaError(f"region {region_code} is not in the trust list")
+    if find_service(session, region_code, service_type, name) is not None:
+        raise CaError(f"region {region_code} already lists {service_type} service {name!r}")
+    service = TrustService(
+        region_code=region_code,
+        service_type=str(service_type),
+        name=name,
+        certificate_der=certificate.public_bytes(Encoding.DER),
+    )
+    session.add(service)
+    session.flush()
+    set_service_status(session, service, ServiceStatus.GRANTED, since=since)
+    return service
+
+
+def add_independent_region(
+    session: Session,
+    code: str,
+    name: str,
+    root: x509.Certificate,
+    service_types: list[ServiceType],
+    *,
+    since: datetime | None = None,
+) -> list[TrustService]:
+    """A region that brings its own root: a trust anchor for the named service types only."""
+    if not service_types:
+        raise CaError("name at least one service type the region's own root is trusted for")
+    try:
+        root.verify_directly_issued_by(root)
+        is_ca = root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+        raise CaError("the region's root must be a self-signed CA certificate") from None
+    if not is_ca:
+        raise CaError("the region's root must be a CA certificate")
+    register_region(session, code, name)
+    return [
+        add_service(
+            session, code, service_type, f"{name} {service_type} (own root)", root, since=since
+        )
+        for service_type in service_types
+    ]
+
+
+def find_service(
+    session: Session, region_code: str, service_type: ServiceType, name: str | None = None
+) -> TrustService | None:
+    query = select(TrustService).where(
+        TrustService.region_code == region_code, TrustService.service_type == str(service_type)
+    )
+    if name is not None:
+        query = query.where(TrustService.name == name)
+    services = session.scalars(query).all()
+    if len(services) > 1:
+        raise CaError(f"region {region_code} lists several {service_type} services: name one")
+    return services[0] if services else None
+
+
+def set_service_status(
+    session: Session,
+    service: TrustService,
+    status: ServiceStatus,
+    *,
+    since: datetime | None = None,
+) -> TrustServiceStatus:
+    """Grant or withdraw a listed service from `since` (default now); history only grows."""
+    now = utc_now().replace(microsecond=0)
+    since = (since or now).replace(microsecond=0)
+    history = _history(session, service.id)
+    if history and history[-1].status == status:
+        raise CaError(f"{service.service_type} service {service.name!r} is already {status}")
+    if history and since < history[-1].since:
+        raise CaError("a status change cannot take effect before the previous one")
+    change = TrustServiceStatus(
+        service_id=service.id, status=str(status), since=since, recorded_at=now
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
+def _history(session: Session, service_id: int) -> list[TrustServiceStatus]:
+    return list(
+        session.scalars(
+            select(TrustServiceStatus)
+            .where(TrustServiceStatus.service_id == service_id)
+            .order_by(TrustServiceStatus.since, TrustServiceStatus.id)
+        )
+    )
+
+
 def build_trust_list(
     session: Session, sequence: int, issued_at: datetime, validity: timedelta
 ) -> TrustList:
-    """Every region CA becomes that region's `seal-ca` service, granted since it joined."""
+    """The listed regions and services, each with its whole status history."""
     root = get_authority(session, ROOT_CODE).certificate
     regions = []
-    for authority in session.scalars(
-        select(Authority).where(Authority.profile == REGION_CA.name).order_by(Authority.code)
-    ):
-        seal_ca = TrustedService(
-            region_code=authority.code,
-            service_type=ServiceType.SEAL_CA,
-            name=f"{authority.name} 电子印章 CA",
-            certificates=(authority.certificate,),
-            history=(
-                StatusChange(ServiceStatus.GRANTED, authority.created_at.replace(microsecond=0)),
-            ),
+    for region in session.scalars(select(TrustRegion).order_by(TrustRegion.code)):
+        services = tuple(
+            TrustedService(
+                region_code=region.code,
+                service_type=ServiceType(service.service_type),
+                name=service.name,
+                certificates=(service.certificate,),
+                history=tuple(
+                    StatusChange(ServiceStatus(change.status), change.since)
+                    for change in _history(session, service.id)
+                ),
+            )
+            for service in session.scalars(
+                select(TrustService)
+                .where(TrustService.region_code == region.code)
+                .order_by(TrustService.id)
+            )
         )
-        regions.append(Region(authority.code, authority.name, (seal_ca,)))
+        regions.append(Region(region.code, region.name, services))
     return TrustList(
         sequence=sequence,
         issued_at=issued_at,
@@ -95,6 +216,17 @@ def publish_trust_list(
     session.add(version)
     session.flush()
     return version
+
+
+def trust_list_version(session: Session, sequence: int) -> TrustListVersion:
+    version = session.get(TrustListVersion, sequence)
+    if version is None:
+        raise TrustListVersionNotFound(f"no trust list with sequence {sequence}")
+    return version
+
+
+class TrustListVersionNotFound(CaError, NotFoundError):
+    """No trust list version with that sequence."""
 
 
 def latest_trust_list(session: Session) -> TrustListVersion | None:

@@ -121,3 +121,41 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, comment="SHA-256 hex")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class TrustRegion(Base):
+    """A region of the federation trust list."""
+
+    __tablename__ = "ca_trust_region"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class TrustService(Base):
+    """One listed service of a region: its type and the certificate it is trusted through."""
+
+    __tablename__ = "ca_trust_service"
+    __table_args__ = (UniqueConstraint("region_code", "service_type", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("ca_trust_region.code"), index=True)
+    service_type: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.certificate_der)
+
+
+class TrustServiceStatus(Base):
+    """A status change of a listed service (granted / withdrawn), effective from `since`."""
+
+    __tablename__ = "ca_trust_service_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("ca_trust_service.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
