@@ -26,6 +26,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
@@ -35,6 +36,15 @@ from verifier.report import Indication, Verdict
 from verifier.trust_list import ServiceType, TrustedService, TrustList
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
+# What a seal certificate must say it is for: a certificate issued for another service (TSA,
+# OCSP, identity tokens, status lists) under the same region CA cannot seal a licence.
+DOCUMENT_SIGNING_EKU = "1.3.6.1.5.5.7.3.36"
+SEAL_KEY_USAGE = KeyUsageConstraints(
+    key_usage={"digital_signature", "non_repudiation"},
+    match_all_key_usages=True,
+    extd_key_usage={DOCUMENT_SIGNING_EKU},
+    explicit_extd_key_usage_required=True,
+)
 REVOCATION_NOT_CHECKED = "certificate revocation not checked: no CRL/OCSP data in this input"
 
 # pyHanko logs every validation problem it then reports to us; keep our output clean.
@@ -191,7 +201,7 @@ def _check_seal(
         moment=at,
     )
     try:
-        status = validate_pdf_signature(signature, context)
+        status = validate_pdf_signature(signature, context, key_usage_settings=SEAL_KEY_USAGE)
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
         return seal(
             Verdict.INVALID,

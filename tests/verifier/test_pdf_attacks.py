@@ -18,12 +18,27 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ca.authority import ROOT_CODE, get_authority, latest_certificate
+from ca.authority import (
+    ROOT_CODE,
+    current_signer_certificate,
+    get_authority,
+    issue_with_new_key,
+    latest_certificate,
+)
 from ca.ceremony import ROOT_KEY_NAME as ROOT_KEY
 from ca.ceremony import TRUST_LIST_SIGNER_KEY
-from ca.keys import FileKeyStore
+from ca.keys import FileKeyStore, KeyRef
 from ca.models import Department, IssuedCertificate
-from ca.profiles import NATIONAL_ROOT, REGION_CA, SEAL, TRUST_LIST_SIGNER, Issuer
+from ca.profiles import (
+    LOG_SIGNER,
+    NATIONAL_ROOT,
+    PROFILES,
+    REGION_CA,
+    SEAL,
+    TRUST_LIST_SIGNER,
+    Issuer,
+    subject_name,
+)
 from ca.profiles import build_certificate as build
 from seal_service.render import SEAL_BOX, LicenceDocument, PdfLicenceRenderer
 from seal_service.seal_image import render_seal_image
@@ -425,3 +440,41 @@ def test_stale_trust_list_is_never_valid(dev: Dev) -> None:
     # staleness never hides a proven fault
     report = verify(dev, dev.genuine + b"% x\n", at=late)
     check(report, Verdict.INVALID, Indication.HASH_FAILURE, "end of the file")
+
+
+@pytest.mark.parametrize(
+    "profile_name", ["tsa", "ocsp-responder", "log-signer", "non-repudiation-without-eku"]
+)
+def test_a_genuine_region_key_for_another_service_cannot_seal(
+    dev: Dev, federation: Federation, profile_name: str
+) -> None:
+    """Certificates for other services of the same region CA chain to a granted seal-ca,
+    but usage is bound to the service: only a document-signing seal certificate seals."""
+    runtime = federation.runtime
+    with runtime.database.transaction() as session:
+        if profile_name in {"log-signer", "non-repudiation-without-eku"}:
+            # The second carries a seal's key usage, only not its document-signing EKU.
+            usage = frozenset({"digital_signature", "content_commitment"})
+            profile = (
+                LOG_SIGNER
+                if profile_name == "log-signer"
+                else dataclasses.replace(LOG_SIGNER, key_usage=usage)
+            )
+            row = issue_with_new_key(
+                session,
+                runtime.key_store,
+                f"330000/{profile_name}-attack",
+                "330000",
+                runtime.issuer("330000"),
+                profile,
+                subject_name("日志签名", organization="浙江省", province="浙江省"),
+            )
+        else:
+            row = current_signer_certificate(session, "330000", PROFILES[profile_name], utc_now())
+        assert row is not None and row.key_ref is not None
+        certificate = row.certificate
+        key = runtime.key_stores.private_key(KeyRef.parse(row.key_ref))
+    material = SealMaterial(certificate, key, (dev.certs["330000"],), dev.stamp, "x")
+    forged = seal(PdfSealer(material), dev.unsealed)
+    report = verify(dev, forged)
+    assert report.verdict is Verdict.INVALID, report
