@@ -12,9 +12,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ca.authority import ROOT_CODE, get_authority
+from ca.authority import ROOT_CODE, get_authority, latest_certificate
 from ca.errors import CaError
+from ca.keys import KeyRef, KeyStore, KeyStores
 from ca.models import TrustListVersion, TrustRegion, TrustService, TrustServiceStatus
+from ca.profiles import TRUST_LIST_SIGNER
 from verifier import jose
 from verifier.certs import sha256_fingerprint
 from verifier.errors import NotFoundError
@@ -40,6 +42,17 @@ DEFAULT_VALIDITY = timedelta(days=30)
 class TrustListSigner:
     certificate: x509.Certificate
     private_key: ec.EllipticCurvePrivateKey
+
+
+def load_trust_list_signer(session: Session, key_stores: KeyStores | KeyStore) -> TrustListSigner:
+    """The hub's current trust-list signer: its certificate and the key this server holds."""
+    row = latest_certificate(session, TRUST_LIST_SIGNER)
+    if row.key_ref is None:
+        raise CaError("this server does not hold the trust-list signer's key")
+    key = KeyStores.of(key_stores).private_key(KeyRef.parse(row.key_ref))
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CaError("the trust-list signer key is not an ECDSA key")
+    return TrustListSigner(row.certificate, key)
 
 
 def register_region(session: Session, code: str, name: str) -> TrustRegion:

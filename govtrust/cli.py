@@ -13,6 +13,7 @@ import typer
 
 from govtrust.cli_ca import register as register_operations
 from govtrust.cli_ceremony import register as register_ceremony
+from govtrust.cli_federation import federation_app
 from govtrust.settings import Settings
 from verifier.errors import InputError
 
@@ -30,6 +31,7 @@ register_operations(ca_app)
 app.add_typer(db_app, name="db")
 app.add_typer(licence_app, name="licence")
 app.add_typer(ca_app, name="ca")
+app.add_typer(federation_app, name="federation")
 
 
 def _settings() -> Settings:
@@ -162,9 +164,14 @@ def verify(
         str | None, typer.Option(help="national root SHA-256 (hex); default var/root.sha256")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON report")] = False,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="remembers the newest trust list seen; default var/verifier-state.json"),
+    ] = None,
 ) -> None:
     """Verify a licence PDF offline. Exit 0 valid, 1 invalid, 3 indeterminate, 2 bad input."""
     from verifier.cli import read_input_file, run_verify
+    from verifier.state import VerifierState
 
     settings = _settings()
     if root_fingerprint is None:
@@ -172,7 +179,11 @@ def verify(
             settings.root_fingerprint_path, "root fingerprint file", 1024
         ).decode("ascii", "replace")
     code = run_verify(
-        file, trust_list or settings.trust_list_path, root_fingerprint, as_json=as_json
+        file,
+        trust_list or settings.trust_list_path,
+        root_fingerprint,
+        as_json=as_json,
+        state=VerifierState(state_file or settings.var_dir / "verifier-state.json"),
     )
     raise typer.Exit(code)
 

@@ -47,7 +47,7 @@ def _root_passphrase(passphrase_file: Path | None) -> bytes:
     return value.encode()
 
 
-def _load_certificate(path: Path) -> x509.Certificate:
+def load_certificate(path: Path) -> x509.Certificate:
     data = read_input_file(path, "certificate", MAX_PEM_BYTES)
     try:
         return x509.load_pem_x509_certificate(data)
@@ -122,12 +122,12 @@ def install_region(
     runtime = Runtime(Settings())
     upgrade(runtime.database.engine)
     with runtime.database.transaction() as session:
-        install_root(session, _load_certificate(root_cert))
+        install_root(session, load_certificate(root_cert))
         install_root_issued(
             session,
             runtime.key_store,
             f"{region}/region-ca",
-            _load_certificate(cert),
+            load_certificate(cert),
             region=(region, name),
         )
     typer.echo(f"region CA {region} {name} installed")

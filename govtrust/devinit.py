@@ -31,7 +31,7 @@ from ca.ceremony import (
     request_certificate,
     trust_list_signer_subject,
 )
-from ca.federation import TrustListSigner, publish_trust_list
+from ca.federation import load_trust_list_signer, publish_trust_list
 from ca.models import Authority, Department
 from ca.profiles import (
     OCSP_RESPONDER,
@@ -42,6 +42,7 @@ from ca.profiles import (
 )
 from ca.revocation import install_crl, publish_crl
 from govtrust.db import reset_schema, upgrade
+from govtrust.published import write_trust_list_file
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 from seal_service.seals import create_seal
@@ -172,11 +173,10 @@ def dev_init(
         }
 
         progress("federation trust list")
-        signer_key = runtime.key_store.private_key(TRUST_LIST_SIGNER_KEY)
-        version = publish_trust_list(session, TrustListSigner(signer_cert, signer_key))  # type: ignore[arg-type]
+        version = publish_trust_list(session, load_trust_list_signer(session, runtime.key_stores))
         fingerprint = sha256_fingerprint(root.certificate)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        settings.trust_list_path.write_text(version.jws + "\n")
+        write_trust_list_file(settings, version.jws)
         settings.root_fingerprint_path.write_text(fingerprint + "\n")
         _write_private(settings.dev_api_keys_path, json.dumps(api_keys, indent=2) + "\n")
     return DevInitResult(True, fingerprint)

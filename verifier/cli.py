@@ -7,9 +7,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from verifier.certs import normalise_fingerprint
 from verifier.errors import InputError
 from verifier.pdf import MAX_PDF_BYTES, REVOCATION_NOT_CHECKED, PdfReport, verify_pdf
 from verifier.report import Verdict
+from verifier.state import VerifierState
 from verifier.timeutil import utc_now
 from verifier.trust_list import TrustList, TrustListError, verify_trust_list
 
@@ -32,13 +34,27 @@ def read_input_file(path: Path, what: str, limit: int) -> bytes:
     return data
 
 
-def load_trust_list(path: Path, root_fingerprint: str, at: datetime) -> TrustList:
-    """Read and authenticate a trust list file; an unauthentic one is unusable input."""
+def load_trust_list(
+    path: Path, root_fingerprint: str, at: datetime, state: VerifierState | None = None
+) -> TrustList:
+    """Read and authenticate a trust list file; an unauthentic one is unusable input.
+
+    With `state`, a list older than one accepted before is refused, and an accepted list
+    is remembered."""
     token = read_input_file(path, "trust list", MAX_TRUST_LIST_BYTES)
+    pinned = normalise_fingerprint(root_fingerprint)
     try:
-        return verify_trust_list(token, root_fingerprint, at=at)
+        trust_list = verify_trust_list(
+            token,
+            pinned,
+            at=at,
+            min_sequence=state.highest_sequence(pinned) if state else None,
+        )
     except TrustListError as exc:
         raise InputError(f"trust list {path} cannot be trusted: {exc}") from None
+    if state is not None:
+        state.record(pinned, trust_list.sequence)
+    return trust_list
 
 
 def run_verify(
@@ -48,10 +64,11 @@ def run_verify(
     *,
     as_json: bool = False,
     at: datetime | None = None,
+    state: VerifierState | None = None,
 ) -> int:
     """Verify `file`, print the report, return the exit code (0 valid, 1 invalid, 3 undecided)."""
     at = at or utc_now()
-    trust_list = load_trust_list(trust_list_path, root_fingerprint, at)
+    trust_list = load_trust_list(trust_list_path, root_fingerprint, at, state)
     report = verify_pdf(read_input_file(file, "file", MAX_PDF_BYTES), trust_list, at=at)
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))

@@ -149,14 +149,19 @@ def encode_payload(trust_list: TrustList) -> bytes:
 
 
 def verify_trust_list(
-    token: str | bytes, root_fingerprint: str, *, at: datetime | None = None
+    token: str | bytes,
+    root_fingerprint: str,
+    *,
+    at: datetime | None = None,
+    min_sequence: int | None = None,
 ) -> TrustList:
     """Verify a signed trust list against the pinned root; return its contents.
 
     Raises InputError when the input is not a trust list at all, and
-    TrustListError when it is one but cannot be trusted. Staleness is not an
-    error here: callers decide (an offline verdict past `next_update` is at
-    best INDETERMINATE).
+    TrustListError when it is one but cannot be trusted, including a sequence lower than
+    `min_sequence` (one already seen): an attacker replaying an older, authentic list.
+    Staleness is not an error here: callers decide (an offline verdict past `next_update`
+    is at best INDETERMINATE).
     """
     at = at or utc_now()
     pinned = normalise_fingerprint(root_fingerprint)
@@ -176,6 +181,11 @@ def verify_trust_list(
     trust_list = _decode_payload(payload)
     if trust_list.root_fingerprint != pinned:
         raise TrustListError("trust list names a national root other than the pinned one")
+    if min_sequence is not None and trust_list.sequence < min_sequence:
+        raise TrustListError(
+            f"trust list sequence {trust_list.sequence} is older than sequence {min_sequence} "
+            "already seen (rollback refused)"
+        )
     if trust_list.issued_at > at + CLOCK_SKEW:
         raise TrustListError("trust list is issued in the future")
     if not valid_at(signer, trust_list.issued_at):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from ca.authority import get_authority
-from ca.federation import latest_trust_list
+from ca.federation import latest_trust_list, trust_list_version
 from ca.models import IssuedCertificate
 from ca.registry import find_certificate, issue_from_csr, list_authorities, list_certificates
 from govtrust.api.auth import Operator, require_ca_operator
@@ -41,6 +41,26 @@ def trust_list(session: DbSession) -> Response:
         headers={
             "X-Trust-List-Sequence": str(version.sequence),
             "Cache-Control": "public, max-age=300",
+        },
+    )
+
+
+@router.get(
+    "/trust-list/{sequence}",
+    response_class=Response,
+    responses={200: {"content": {JOSE_MEDIA_TYPE: {}}, "description": "compact JWS"}},
+)
+def trust_list_by_sequence(
+    sequence: Annotated[int, Path(ge=1, le=2**31 - 1)], session: DbSession
+) -> Response:
+    """A given trust list version, as signed; every version stays available."""
+    version = trust_list_version(session, sequence)
+    return Response(
+        version.jws,
+        media_type=JOSE_MEDIA_TYPE,
+        headers={
+            "X-Trust-List-Sequence": str(version.sequence),
+            "Cache-Control": "public, max-age=86400, immutable",
         },
     )
 

@@ -1,0 +1,218 @@
+"""Trust-list lifecycle through the real CLI, on a federation of its own (it withdraws and
+republishes, which the shared one must not see)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi.testclient import TestClient
+
+from ca.profiles import NATIONAL_ROOT, TRUST_LIST_SIGNER, Issuer, build_certificate, subject_name
+from govtrust.app import create_app
+from govtrust.devinit import dev_init
+from govtrust.runtime import Runtime
+from govtrust.settings import Settings
+from tests.conftest import TEST_PUBLIC_BASE_URL, Federation, assert_one_line_error
+from verifier.timeutil import utc_now
+from verifier.trust_list import ServiceStatus, ServiceType, verify_trust_list
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory: pytest.TempPathFactory) -> Federation:
+    home = tmp_path_factory.mktemp("federation-lifecycle")
+    # Always SQLite in its own home: a second federation in the shared PostgreSQL database
+    # would reset the session's.
+    settings = Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'var' / 'own.db'}",
+        dev_mode=True,
+        public_base_url=TEST_PUBLIC_BASE_URL,
+    )
+    result = dev_init(settings, force=True)
+    return Federation(settings, Runtime(settings), result.root_fingerprint)
+
+
+def govtrust(federation: Federation, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVTRUST_")}
+    env |= federation.env()
+    return subprocess.run(
+        [sys.executable, "-m", "govtrust", *args],
+        cwd=federation.home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def client(own: Federation) -> Iterator[TestClient]:
+    with TestClient(create_app(own.settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_withdraw_publish_and_verify(own: Federation, tmp_path: Path) -> None:
+    first = own.trust_list()
+    _, pdf = own.issue(region="440000")
+    licence = tmp_path / "licence.pdf"
+    licence.write_bytes(pdf)
+    state = tmp_path / "state.json"
+    assert govtrust(own, "verify", str(licence), "--state-file", str(state)).returncode == 0
+
+    withdrawn = govtrust(own, "federation", "withdraw", "--region", "440000", "--type", "seal-ca")
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    published = govtrust(own, "federation", "publish", "--validity-days", "7")
+    assert published.returncode == 0, published.stderr
+    second = own.trust_list()
+    assert second.sequence == first.sequence + 1
+    service = next(s for s in second.services(ServiceType.SEAL_CA) if s.region_code == "440000")
+    assert [c.status for c in service.history] == [ServiceStatus.GRANTED, ServiceStatus.WITHDRAWN]
+    assert second.next_update - second.issued_at == timedelta(days=7)
+
+    # Sealed before the withdrawal, but nothing proves when (no timestamp yet): now it fails.
+    result = govtrust(own, "verify", str(licence), "--state-file", str(state))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "NO_CERTIFICATE_CHAIN_FOUND" in result.stdout or "trust list" in result.stderr
+
+    # Replaying the older, authentic list is a rollback: refused once the newer was seen.
+    old_list = tmp_path / "old.jws"
+    old_list.write_text(published_version(own, first.sequence))
+    assert_one_line_error(
+        govtrust(
+            own, "verify", str(licence), "--trust-list", str(old_list), "--state-file", str(state)
+        ),
+        "rollback",
+    )
+    # A verifier that never saw the newer list still accepts the older one.
+    fresh_state = tmp_path / "fresh.json"
+    assert (
+        govtrust(
+            own,
+            "verify",
+            str(licence),
+            "--trust-list",
+            str(old_list),
+            "--state-file",
+            str(fresh_state),
+        ).returncode
+        == 0
+    )
+
+    assert (
+        govtrust(own, "federation", "grant", "--region", "440000", "--type", "seal-ca").returncode
+        == 0
+    )
+    assert govtrust(own, "federation", "publish").returncode == 0
+    assert govtrust(own, "verify", str(licence), "--state-file", str(state)).returncode == 0
+
+
+def published_version(own: Federation, sequence: int) -> str:
+    with TestClient(create_app(own.settings)) as client:
+        response = client.get(f"/api/v1/trust-list/{sequence}")
+        assert response.status_code == 200
+        return response.text
+
+
+def test_every_version_is_served(own: Federation, client: TestClient) -> None:
+    latest = own.trust_list()
+    for sequence in range(1, latest.sequence + 1):
+        response = client.get(f"/api/v1/trust-list/{sequence}")
+        assert response.status_code == 200
+        listed = verify_trust_list(response.text, own.root_fingerprint, at=utc_now())
+        assert listed.sequence == sequence
+    missing = client.get(f"/api/v1/trust-list/{latest.sequence + 1}")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert client.get("/api/v1/trust-list/0").status_code == 422
+
+
+def test_independent_root_is_trusted_only_for_named_types(own: Federation, tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    root = build_certificate(
+        NATIONAL_ROOT, subject_name("上海市自建根CA"), key.public_key(), self_signing_key=key
+    )
+    root_pem = tmp_path / "sh-root.pem"
+    root_pem.write_bytes(root.public_bytes(Encoding.PEM))
+    added = govtrust(
+        own,
+        "federation",
+        "add-region",
+        "--code",
+        "310000",
+        "--name",
+        "上海市",
+        "--root-cert",
+        str(root_pem),
+        "--type",
+        "tsa",
+    )
+    assert added.returncode == 0, added.stderr
+    assert govtrust(own, "federation", "publish").returncode == 0
+    listed = own.trust_list()
+    shanghai = listed.region("310000")
+    assert shanghai is not None
+    assert [s.service_type for s in shanghai.services] == [ServiceType.TSA]
+    assert all(s.region_code != "310000" for s in listed.services(ServiceType.SEAL_CA))
+
+
+def test_lifecycle_refusals(own: Federation, tmp_path: Path) -> None:
+    assert_one_line_error(
+        govtrust(own, "federation", "withdraw", "--region", "999999", "--type", "seal-ca"),
+        "lists no",
+    )
+    assert_one_line_error(
+        govtrust(own, "federation", "grant", "--region", "330000", "--type", "seal-ca"),
+        "already granted",
+    )
+    not_ca = tmp_path / "leaf.pem"
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = build_certificate(
+        NATIONAL_ROOT, subject_name("r"), root_key.public_key(), self_signing_key=root_key
+    )
+    leaf = build_certificate(
+        TRUST_LIST_SIGNER,
+        subject_name("leaf"),
+        leaf_key.public_key(),
+        issuer=Issuer(root, root_key, NATIONAL_ROOT),
+    )
+    not_ca.write_bytes(leaf.public_bytes(Encoding.PEM))
+    assert_one_line_error(
+        govtrust(
+            own,
+            "federation",
+            "add-region",
+            "--code",
+            "320000",
+            "--name",
+            "江苏省",
+            "--root-cert",
+            str(not_ca),
+            "--type",
+            "seal-ca",
+        ),
+        "self-signed CA",
+    )
+    assert_one_line_error(
+        govtrust(
+            own,
+            "federation",
+            "withdraw",
+            "--region",
+            "330000",
+            "--type",
+            "seal-ca",
+            "--at",
+            "2000-01-01T00:00:00Z",
+        ),
+        "before the previous",
+    )
