@@ -31,9 +31,10 @@ from ca.ceremony import (
     request_certificate,
     trust_list_signer_subject,
 )
-from ca.federation import load_trust_list_signer, publish_trust_list
+from ca.federation import add_service, load_trust_list_signer, publish_trust_list
 from ca.models import Authority, Department
 from ca.profiles import (
+    IDENTITY_SIGNER,
     OCSP_RESPONDER,
     REGION_CA,
     TRUST_LIST_SIGNER,
@@ -48,6 +49,13 @@ from govtrust.settings import Settings
 from seal_service.seals import create_seal
 from verifier.certs import sha256_fingerprint
 from verifier.identifiers import make_uscc
+from verifier.trust_list import ServiceType
+
+SERVICE_CERTIFICATES = (
+    (OCSP_RESPONDER, "OCSP 响应服务"),
+    (TSA, "时间戳服务"),
+    (IDENTITY_SIGNER, "统一身份认证签名"),
+)
 
 
 @dataclass(frozen=True)
@@ -137,9 +145,9 @@ def dev_init(
                 region=(region.code, region.name),
             )
             issuer = load_issuer(session, runtime.key_store, region.code, public_base_url=base_url)
-            for profile, label in ((OCSP_RESPONDER, "OCSP 响应服务"), (TSA, "时间戳服务")):
+            for profile, label in SERVICE_CERTIFICATES:
                 progress(f"region {region.code}: {profile.name} certificate")
-                issue_with_new_key(
+                row = issue_with_new_key(
                     session,
                     runtime.key_store,
                     f"{region.code}/{profile.name}",
@@ -147,11 +155,18 @@ def dev_init(
                     issuer,
                     profile,
                     subject_name(
-                        f"{region.name}{label}",
-                        organization=region.name,
-                        province=region.name,
+                        f"{region.name}{label}", organization=region.name, province=region.name
                     ),
                 )
+                if profile is IDENTITY_SIGNER:
+                    # Listed by its own certificate: no EKU binds a key to identity tokens.
+                    add_service(
+                        session,
+                        region.code,
+                        ServiceType.IDENTITY_PROVIDER,
+                        f"{region.name}统一身份认证",
+                        row.certificate,
+                    )
             for dev_department in region.departments:
                 department = Department(
                     region_code=region.code,
