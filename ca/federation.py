@@ -250,3 +250,12 @@ def latest_trust_list(session: Session) -> TrustListVersion | None:
 
 def root_fingerprint(session: Session) -> str:
     return sha256_fingerprint(get_authority(session, ROOT_CODE).certificate)
+
+
+def current_trust_list(session: Session, *, at: datetime | None = None) -> TrustList:
+    """The newest published trust list, verified as any relying party would: against the
+    installed national root's fingerprint, never from memory of what was signed."""
+    version = latest_trust_list(session)
+    if version is None:
+        raise CaError("no trust list has been published")
+    return verify_trust_list(version.jws, root_fingerprint(session), at=at or utc_now())

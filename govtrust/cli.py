@@ -14,6 +14,7 @@ import typer
 from govtrust.cli_ca import register as register_operations
 from govtrust.cli_ceremony import register as register_ceremony
 from govtrust.cli_federation import federation_app
+from govtrust.cli_identity import identity_app
 from govtrust.settings import Settings
 from verifier.errors import InputError
 
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(licence_app, name="licence")
 app.add_typer(ca_app, name="ca")
 app.add_typer(federation_app, name="federation")
+app.add_typer(identity_app, name="identity")
 
 
 def _settings() -> Settings:
@@ -156,12 +158,17 @@ def licence_revoke(
 
 @app.command()
 def verify(
-    file: Annotated[Path, typer.Argument(help="licence PDF")],
+    file: Annotated[
+        str, typer.Argument(metavar="TOKEN_OR_FILE", help="licence PDF, identity token or its file")
+    ],
     trust_list: Annotated[
         Path | None, typer.Option(help="signed trust list; default var/trust-list.jws")
     ] = None,
     root_fingerprint: Annotated[
         str | None, typer.Option(help="national root SHA-256 (hex); default var/root.sha256")
+    ] = None,
+    audience: Annotated[
+        str | None, typer.Option(help="identity token: required audience (else only reported)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON report")] = False,
     state_file: Annotated[
@@ -169,8 +176,10 @@ def verify(
         typer.Option(help="remembers the newest trust list seen; default var/verifier-state.json"),
     ] = None,
 ) -> None:
-    """Verify a licence PDF offline. Exit 0 valid, 1 invalid, 3 indeterminate, 2 bad input."""
-    from verifier.cli import read_input_file, run_verify
+    """Verify a licence PDF or an identity token offline. Exit 0 valid, 1 invalid,
+    3 indeterminate, 2 bad input."""
+    from verifier.cli import looks_like_compact_jws, read_input_file, run_verify, run_verify_token
+    from verifier.identity_token import MAX_TOKEN_BYTES
     from verifier.state import VerifierState
 
     settings = _settings()
@@ -178,13 +187,33 @@ def verify(
         root_fingerprint = read_input_file(
             settings.root_fingerprint_path, "root fingerprint file", 1024
         ).decode("ascii", "replace")
-    code = run_verify(
-        file,
-        trust_list or settings.trust_list_path,
-        root_fingerprint,
-        as_json=as_json,
-        state=VerifierState(state_file or settings.var_dir / "verifier-state.json"),
-    )
+    state = VerifierState(state_file or settings.var_dir / "verifier-state.json")
+    trust_list_path = trust_list or settings.trust_list_path
+    path = Path(file)
+    token: bytes | None = None
+    try:
+        is_file = path.is_file()
+    except OSError:  # a token is longer than a file name may be
+        is_file = False
+    if is_file:
+        # A token file is small; read a little past the cap so an oversized one is reported.
+        with path.open("rb") as handle:
+            head = handle.read(MAX_TOKEN_BYTES + 1)
+        if not head.startswith(b"%PDF") and looks_like_compact_jws(head):
+            token = head
+    elif looks_like_compact_jws(file):
+        token = file.encode("ascii")
+    if token is not None:
+        code = run_verify_token(
+            token,
+            trust_list_path,
+            root_fingerprint,
+            audience=audience,
+            as_json=as_json,
+            state=state,
+        )
+    else:
+        code = run_verify(path, trust_list_path, root_fingerprint, as_json=as_json, state=state)
     raise typer.Exit(code)
 
 

@@ -46,6 +46,7 @@ from govtrust.db import reset_schema, upgrade
 from govtrust.published import write_trust_list_file
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
+from identity.dev_accounts import create_dev_accounts
 from seal_service.seals import create_seal
 from verifier.certs import sha256_fingerprint
 from verifier.identifiers import make_uscc
@@ -187,6 +188,11 @@ def dev_init(
             for region in DEV_REGIONS
         }
 
+        progress("demo accounts per role and region (DEV): var/dev-accounts.json")
+        accounts = create_dev_accounts(
+            session, runtime.data_protector, [region.code for region in DEV_REGIONS]
+        )
+
         progress("federation trust list")
         version = publish_trust_list(session, load_trust_list_signer(session, runtime.key_stores))
         fingerprint = sha256_fingerprint(root.certificate)
@@ -194,6 +200,10 @@ def dev_init(
         write_trust_list_file(settings, version.jws)
         settings.root_fingerprint_path.write_text(fingerprint + "\n")
         _write_private(settings.dev_api_keys_path, json.dumps(api_keys, indent=2) + "\n")
+        _write_private(
+            settings.var_dir / "dev-accounts.json",
+            json.dumps(accounts, ensure_ascii=False, indent=2) + "\n",
+        )
     return DevInitResult(True, fingerprint)
 
 

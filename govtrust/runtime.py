@@ -11,6 +11,7 @@ from typing import Any
 from ca.authority import load_issuer
 from ca.data_protection import DataProtector
 from ca.errors import KeyStoreError
+from ca.federation import current_trust_list
 from ca.keys import FileKeyStore, KeyStore, KeyStores
 from ca.ocsp import OcspResponder, load_responder
 from ca.pkcs11 import Pkcs11KeyStore
@@ -18,8 +19,10 @@ from ca.profiles import Issuer
 from ca.tsa import TimeStampAuthority, load_tsa
 from govtrust.db import Database
 from govtrust.settings import Settings
+from identity.tokens import IdentityTokenIssuer, load_identity_issuer
 from seal_service.seals import SealerPool
 from verifier.timeutil import utc_now
+from verifier.trust_list import TrustList
 
 SIGNER_RECHECK_SECONDS = 60.0
 
@@ -33,6 +36,10 @@ class Runtime:
     _tsa_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _ocsp: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
     _ocsp_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _trust_lists: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
+    _trust_list_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _idps: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
+    _idp_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def issuer(self, code: str) -> Issuer:
         """Region CA `code` ready to sign, its key loaded once for the process."""
@@ -114,6 +121,32 @@ class Runtime:
                 self._ocsp.pop(region)
                 responder = self._fresh(self._ocsp, region, load_responder)
             return responder
+
+    def identity_issuer(self, region: str) -> IdentityTokenIssuer:
+        """The region's identity-token issuer (key loaded once). Raises a NotFoundError when
+        the region has no identity signer; failures are not cached."""
+
+        def load(transaction: Any, key_stores: KeyStores, code: str) -> IdentityTokenIssuer:
+            return load_identity_issuer(
+                transaction, key_stores, code, self.settings.public_base_url
+            )
+
+        with self._idp_lock:
+            issuer: IdentityTokenIssuer = self._fresh(self._idps, region, load)
+            return issuer
+
+    def trust_list(self) -> TrustList:
+        """The newest published trust list, verified against the installed root: what every
+        route decides trust with. Re-read like the signers, so a newly published list (a
+        withdrawn service) takes effect within SIGNER_RECHECK_SECONDS."""
+
+        def load(transaction: Any, _key_stores: KeyStores, _name: str) -> TrustList:
+            with transaction() as session:
+                return current_trust_list(session)
+
+        with self._trust_list_lock:
+            trust_list: TrustList = self._fresh(self._trust_lists, "latest", load)
+            return trust_list
 
     def _fresh(self, cache: dict[str, tuple[Any, float]], region: str, load: Any) -> Any:
         # Looked up again every SIGNER_RECHECK_SECONDS, so a signer certificate that was

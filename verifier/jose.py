@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -33,8 +35,10 @@ class JoseVerificationError(Exception):
     """A well-formed JWS whose signature or header does not pass."""
 
 
+@lru_cache(maxsize=16)
 def _registry(max_payload_bytes: int) -> jws.JWSRegistry:
-    """joserfc's checks (known headers only, ES256 only) with our size caps."""
+    """joserfc's checks (known headers only, ES256 only) with our size caps; built once per
+    cap and never modified after."""
     registry = jws.JWSRegistry(algorithms=list(ALGORITHMS))
     registry.max_header_length = MAX_HEADER_BYTES
     registry.max_payload_length = max_payload_bytes
@@ -48,6 +52,8 @@ class UnverifiedJws:
     token: str
     header: dict[str, Any]
     max_payload_bytes: int
+    # joserfc's parsed form, kept so that verifying does not parse the token a second time
+    parsed: jws.CompactSignature | None = field(default=None, repr=False, compare=False)
 
     @property
     def x5c(self) -> list[x509.Certificate]:
@@ -64,30 +70,34 @@ class UnverifiedJws:
 
 
 def read_compact(
-    token: str | bytes, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    token: str | bytes,
+    *,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    max_bytes: int = MAX_COMPACT_JWS_BYTES,
 ) -> UnverifiedJws:
     """Split a compact JWS and check its header's shape, without verifying it."""
     if isinstance(token, bytes):
-        if len(token) > MAX_COMPACT_JWS_BYTES:
-            raise InputError(f"JWS is larger than {MAX_COMPACT_JWS_BYTES} bytes")
+        if len(token) > max_bytes:
+            raise InputError(f"JWS is larger than {max_bytes} bytes")
         try:
             token = token.decode("ascii")
         except UnicodeDecodeError:
             raise InputError("JWS is not ASCII text") from None
     token = token.strip()
-    if len(token) > MAX_COMPACT_JWS_BYTES:
-        raise InputError(f"JWS is larger than {MAX_COMPACT_JWS_BYTES} bytes")
+    if len(token) > max_bytes:
+        raise InputError(f"JWS is larger than {max_bytes} bytes")
     if token.count(".") != 2:
         raise InputError("not a compact JWS (expected three dot-separated parts)")
     try:
-        header = jws.extract_compact(
-            token.encode(), registry=_registry(max_payload_bytes)
-        ).headers()
+        parsed = jws.extract_compact(token.encode(), registry=_registry(max_payload_bytes))
+        header = parsed.headers()
     except ExceededSizeError as exc:
         raise InputError(f"JWS too large ({exc.description})") from None
     except (JoseError, ValueError):
         raise InputError("not a compact JWS (header or payload cannot be decoded)") from None
-    return UnverifiedJws(token=token, header=header, max_payload_bytes=max_payload_bytes)
+    return UnverifiedJws(
+        token=token, header=header, max_payload_bytes=max_payload_bytes, parsed=parsed
+    )
 
 
 def sign_compact(
@@ -112,11 +122,9 @@ def sign_compact(
     )
 
 
-def verify_compact(
-    jws_object: UnverifiedJws, public_key: ec.EllipticCurvePublicKey, *, typ: str
-) -> bytes:
-    """Verify signature, algorithm and `typ`; return the payload bytes."""
-    header = jws_object.header
+def check_header(header: dict[str, Any], *, typ: str) -> None:
+    """Algorithm allowlist, exact `typ`, no key-fetching or `crit` headers; run before any key
+    is looked up, so `alg: none` or HS256 never reaches a key."""
     if header.get("alg") not in ALGORITHMS:
         raise JoseVerificationError(f"JWS algorithm {header.get('alg')!r} is not allowed")
     if header.get("typ") != typ:
@@ -126,16 +134,49 @@ def verify_compact(
         raise JoseVerificationError(
             f"JWS header carries forbidden parameter(s) {sorted(forbidden)}"
         )
+
+
+def encode_claims(claims: dict[str, Any]) -> bytes:
+    """A JWT claims set as compact UTF-8 JSON."""
+    return json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode_claims(payload: bytes) -> dict[str, Any]:
+    """A JWT claims set: one JSON object. Duplicate names are refused (RFC 7519 section 4
+    lets a parser keep either value, so two parsers could read different claims)."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in pairs]
+        if len(set(names)) != len(names):
+            raise InputError("JWT claims repeat a member name")
+        return dict(pairs)
+
+    try:
+        claims = json.loads(payload, object_pairs_hook=no_duplicates)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise InputError("JWT claims are not JSON") from None
+    if not isinstance(claims, dict):
+        raise InputError("JWT claims are not a JSON object")
+    return claims
+
+
+def verify_compact(
+    jws_object: UnverifiedJws, public_key: ec.EllipticCurvePublicKey, *, typ: str
+) -> bytes:
+    """Verify signature, algorithm and `typ`; return the payload bytes."""
+    check_header(jws_object.header, typ=typ)
     if (
         not isinstance(public_key, ec.EllipticCurvePublicKey)
         or public_key.curve.name != "secp256r1"
     ):
         raise JoseVerificationError("JWS signer key is not an ECDSA P-256 key")
+    registry = _registry(jws_object.max_payload_bytes)
     try:
-        return jws.deserialize_compact(
-            jws_object.token,
-            ECKey.import_key(public_key),
-            registry=_registry(jws_object.max_payload_bytes),
-        ).payload
+        parsed = jws_object.parsed or jws.extract_compact(
+            jws_object.token.encode(), registry=registry
+        )
+        if not jws.validate_compact(parsed, ECKey.import_key(public_key), registry=registry):
+            raise JoseVerificationError("JWS signature does not verify (bad_signature)")
+        return parsed.payload
     except JoseError as exc:
         raise JoseVerificationError(f"JWS signature does not verify ({exc.error})") from None

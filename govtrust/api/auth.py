@@ -1,7 +1,9 @@
-"""Who is calling: credentials become an `Operator` principal through dependencies.
+"""Who is calling: credentials become principals through dependencies; routes see only those.
 
-Routes depend on `require_ca_operator` and see only the principal, so replacing the
-interim API keys with identity tokens (issue #4) changes this module, not the routes.
+A bearer credential is an identity token from any region's identity provider, verified
+through the federation trust list (never through a key held in memory), or, for CA
+operations, an interim operator API key of the region. Staff roles count only in the
+staff member's own region: a 330000 operator is nobody in 440000.
 """
 
 from __future__ import annotations
@@ -12,10 +14,30 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ca.api_keys import find_api_key
-from govtrust.api.deps import DbSession
+from ca.api_keys import TOKEN_PREFIX, find_api_key
+from govtrust.api.deps import DbSession, get_runtime
+from govtrust.runtime import Runtime
+from identity.signin import API_AUDIENCE
+from verifier.errors import InputError
+from verifier.identity_token import IdentityTokenError, verify_identity_token
+from verifier.timeutil import utc_now
 
-bearer = HTTPBearer(auto_error=False, description="operator API key: `Bearer gtk_…`")
+bearer = HTTPBearer(
+    auto_error=False, description="identity token (or, for CA operations, `gtk_…` API key)"
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A person or organisation signed in at some region's identity provider."""
+
+    subject: str
+    issuer: str
+    region: str
+    roles: frozenset[str]
+    acr: str
 
 
 @dataclass(frozen=True)
@@ -26,21 +48,54 @@ class Operator:
     name: str
 
 
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "a bearer credential is required", headers=_CHALLENGE)
+    return credentials.credentials
+
+
+def _principal(token: str, runtime: Runtime) -> Principal:
+    try:
+        claims = verify_identity_token(
+            token, runtime.trust_list(), audience=API_AUDIENCE, at=utc_now()
+        )
+    except (InputError, IdentityTokenError):
+        raise HTTPException(401, "the credential is not valid", headers=_CHALLENGE) from None
+    return Principal(
+        subject=claims.subject,
+        issuer=claims.issuer,
+        region=claims.region,
+        roles=frozenset(claims.roles),
+        acr=claims.acr,
+    )
+
+
+def current_principal(
+    credentials: Credentials, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> Principal:
+    """Any valid identity token, from any region."""
+    return _principal(_token(credentials), runtime)
+
+
 def require_ca_operator(
     ca: Annotated[str, Path(max_length=32)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    credentials: Credentials,
     session: DbSession,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Operator:
-    """The caller must hold an operator credential of the region whose CA `ca` is."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            401, "an operator credential is required", headers={"WWW-Authenticate": "Bearer"}
-        )
-    key = find_api_key(session, credentials.credentials)
-    if key is None:
-        raise HTTPException(
-            401, "the credential is not valid", headers={"WWW-Authenticate": "Bearer"}
-        )
-    if key.region_code != ca:
-        raise HTTPException(403, f"this credential is for region {key.region_code}, not {ca}")
-    return Operator(region=key.region_code, name=key.label)
+    """An operator of the region whose CA `ca` is: an identity token with the operator role
+    issued by that region's identity provider, or that region's API key."""
+    token = _token(credentials)
+    if token.startswith(TOKEN_PREFIX):
+        key = find_api_key(session, token)
+        if key is None:
+            raise HTTPException(401, "the credential is not valid", headers=_CHALLENGE)
+        region, name = key.region_code, key.label
+    else:
+        principal = _principal(token, runtime)
+        if "operator" not in principal.roles:
+            raise HTTPException(403, "this needs the operator role")
+        region, name = principal.region, principal.subject
+    if region != ca:
+        raise HTTPException(403, f"this credential is for region {region}, not {ca}")
+    return Operator(region=region, name=name)

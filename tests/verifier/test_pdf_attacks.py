@@ -386,8 +386,13 @@ def _resign(federation: Federation, dev: Dev, trust_list: TrustList) -> TrustLis
 
 
 def _edit_440000(trust_list: TrustList, **changes: object) -> TrustList:
+    """Change 440000's seal-ca service; its other services stay as they are."""
+
     def edit(region: object) -> object:
-        services = tuple(dataclasses.replace(s, **changes) for s in region.services)  # type: ignore[attr-defined]
+        services = tuple(
+            dataclasses.replace(s, **changes) if s.service_type is ServiceType.SEAL_CA else s
+            for s in region.services  # type: ignore[attr-defined]
+        )
         return dataclasses.replace(region, services=services)  # type: ignore[type-var]
 
     regions = tuple(edit(r) if r.code == "440000" else r for r in trust_list.regions)
@@ -396,7 +401,11 @@ def _edit_440000(trust_list: TrustList, **changes: object) -> TrustList:
 
 def _withdrawn(trust_list: TrustList) -> TrustList:
     """Withdrawn one second after it was granted (the verdicts are taken later)."""
-    (service,) = trust_list.region("440000").services  # type: ignore[union-attr]
+    (service,) = (
+        s
+        for s in trust_list.region("440000").services  # type: ignore[union-attr]
+        if s.service_type is ServiceType.SEAL_CA
+    )
     since = service.history[-1].since + timedelta(seconds=1)
     return _edit_440000(
         trust_list, history=(*service.history, StatusChange(ServiceStatus.WITHDRAWN, since))
