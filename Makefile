@@ -30,6 +30,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ca
+	$(BIN)/python -m bench.identity
 
 clean:
 	rm -rf $(VENV) var out .pytest_cache .ruff_cache
