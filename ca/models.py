@@ -110,19 +110,6 @@ class OcspResponse(Base):
     der: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class ApiKey(Base):
-    """An operator credential for one region's CA (interim, until identity tokens exist)."""
-
-    __tablename__ = "ca_api_key"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    region_code: Mapped[str] = mapped_column(ForeignKey("ca_authority.code"), index=True)
-    label: Mapped[str] = mapped_column(String(100))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True, comment="SHA-256 hex")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-
-
 class TrustRegion(Base):
     """A region of the federation trust list."""
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ca.api_keys import create_api_key
 from ca.authority import (
     ROOT_CODE,
     issue_with_new_key,
@@ -182,12 +181,6 @@ def dev_init(
                 )
             publish_crl(session, region.code, issuer)
 
-        progress("operator API keys (DEV): var/dev-api-keys.json")
-        api_keys = {
-            region.code: create_api_key(session, region.code, f"dev operator {region.code}")
-            for region in DEV_REGIONS
-        }
-
         progress("demo accounts per role and region (DEV): var/dev-accounts.json")
         accounts = create_dev_accounts(
             session, runtime.data_protector, [region.code for region in DEV_REGIONS]
@@ -199,7 +192,6 @@ def dev_init(
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         write_trust_list_file(settings, version.jws)
         settings.root_fingerprint_path.write_text(fingerprint + "\n")
-        _write_private(settings.dev_api_keys_path, json.dumps(api_keys, indent=2) + "\n")
         _write_private(
             settings.var_dir / "dev-accounts.json",
             json.dumps(accounts, ensure_ascii=False, indent=2) + "\n",
@@ -219,7 +211,7 @@ def _reset_dev_keys(settings: Settings) -> None:
             entry.unlink()
     for stale in (settings.trust_list_path, settings.root_fingerprint_path):
         stale.unlink(missing_ok=True)
-    settings.dev_api_keys_path.unlink(missing_ok=True)
+    (settings.var_dir / "dev-api-keys.json").unlink(missing_ok=True)  # from older dev-inits
     _write_private(keys_dir / "passphrase", secrets.token_urlsafe(32) + "\n")
     _write_private(keys_dir / "data.key", secrets.token_hex(32) + "\n")
 

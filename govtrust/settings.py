@@ -48,10 +48,6 @@ class Settings(BaseSettings):
         return self.var_dir / "trust-list.jws"
 
     @property
-    def dev_api_keys_path(self) -> Path:
-        return self.var_dir / "dev-api-keys.json"
-
-    @property
     def root_fingerprint_path(self) -> Path:
         return self.var_dir / "root.sha256"
 

@@ -18,6 +18,7 @@ from govtrust.devinit import dev_init
 from govtrust.issuance import SealingService
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
+from identity.signin import ACR_PASSWORD, API_AUDIENCE
 from licence_registry.lifecycle import IssueRequest, issue_licence
 from verifier.identifiers import make_uscc
 from verifier.timeutil import utc_now
@@ -53,6 +54,12 @@ class Federation:
     def trust_list(self) -> TrustList:
         return verify_trust_list(
             self.settings.trust_list_path.read_bytes(), self.root_fingerprint, at=utc_now()
+        )
+
+    def staff_token(self, region: str, role: str = "operator") -> str:
+        """An identity token of a staff member of `region` with `role`, for API tests."""
+        return self.runtime.identity_issuer(region).issue(
+            f"test-{role}-{region}", API_AUDIENCE, [role], ACR_PASSWORD
         )
 
     def issue(

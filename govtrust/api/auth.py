@@ -1,9 +1,8 @@
 """Who is calling: credentials become principals through dependencies; routes see only those.
 
 A bearer credential is an identity token from any region's identity provider, verified
-through the federation trust list (never through a key held in memory), or, for CA
-operations, an interim operator API key of the region. Staff roles count only in the
-staff member's own region: a 330000 operator is nobody in 440000.
+through the federation trust list (never through a key held in memory). Staff roles count
+only in the staff member's own region: a 330000 operator is nobody in 440000.
 """
 
 from __future__ import annotations
@@ -14,17 +13,14 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ca.api_keys import TOKEN_PREFIX, find_api_key
-from govtrust.api.deps import DbSession, get_runtime
+from govtrust.api.deps import get_runtime
 from govtrust.runtime import Runtime
 from identity.signin import API_AUDIENCE
 from verifier.errors import InputError
 from verifier.identity_token import IdentityTokenError, verify_identity_token
 from verifier.timeutil import utc_now
 
-bearer = HTTPBearer(
-    auto_error=False, description="identity token (or, for CA operations, `gtk_…` API key)"
-)
+bearer = HTTPBearer(auto_error=False, description="identity token from any region")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -79,23 +75,11 @@ def current_principal(
 
 def require_ca_operator(
     ca: Annotated[str, Path(max_length=32)],
-    credentials: Credentials,
-    session: DbSession,
-    runtime: Annotated[Runtime, Depends(get_runtime)],
+    principal: Annotated[Principal, Depends(current_principal)],
 ) -> Operator:
-    """An operator of the region whose CA `ca` is: an identity token with the operator role
-    issued by that region's identity provider, or that region's API key."""
-    token = _token(credentials)
-    if token.startswith(TOKEN_PREFIX):
-        key = find_api_key(session, token)
-        if key is None:
-            raise HTTPException(401, "the credential is not valid", headers=_CHALLENGE)
-        region, name = key.region_code, key.label
-    else:
-        principal = _principal(token, runtime)
-        if "operator" not in principal.roles:
-            raise HTTPException(403, "this needs the operator role")
-        region, name = principal.region, principal.subject
-    if region != ca:
-        raise HTTPException(403, f"this credential is for region {region}, not {ca}")
-    return Operator(region=region, name=name)
+    """An operator of the region whose CA `ca` is: the operator role, from that region."""
+    if "operator" not in principal.roles:
+        raise HTTPException(403, "this needs the operator role")
+    if principal.region != ca:
+        raise HTTPException(403, f"this credential is for region {principal.region}, not {ca}")
+    return Operator(region=principal.region, name=principal.subject)

@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 from fastapi.testclient import TestClient
 
-from ca.api_keys import create_api_key
 from ca.ocsp import OcspRequestError, OcspResponder, load_responder
 from ca.revocation import revoke_certificate
 from govtrust.app import create_app
@@ -243,10 +242,7 @@ def client(federation: Federation) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def operator_keys(federation: Federation) -> dict[str, str]:
-    with federation.runtime.database.transaction() as session:
-        return {
-            code: create_api_key(session, code, f"ocsp tests {code}") for code in (REGION, "440000")
-        }
+    return {code: federation.staff_token(code) for code in (REGION, "440000")}
 
 
 def _post(client: TestClient, der: bytes, path: str = OCSP_PATH) -> httpx.Response:
@@ -306,7 +302,7 @@ def test_revocation_api(
         return {"Authorization": f"Bearer {token}"}
 
     _problem(client.post(path, json=body), 401)
-    _problem(client.post(path, json=body, headers=bearer("gtk_not-a-key")), 401)
+    _problem(client.post(path, json=body, headers=bearer("not-a-token")), 401)
     _problem(client.post(path, json=body, headers=bearer(operator_keys["440000"])), 403)
     own = bearer(operator_keys[REGION])
     _problem(client.post(path, json={"reason": "removeFromCRL"}, headers=own), 422)

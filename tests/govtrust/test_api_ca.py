@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -27,8 +26,9 @@ def client(federation: Federation) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def api_keys(federation: Federation) -> dict[str, str]:
-    return json.loads(federation.settings.dev_api_keys_path.read_text())
+def operator_tokens(federation: Federation) -> dict[str, str]:
+    """Operator credentials (identity tokens) per region."""
+    return {code: federation.staff_token(code) for code in ("330000", "440000")}
 
 
 def auth(token: str) -> dict[str, str]:
@@ -81,11 +81,11 @@ def test_certificate_listing_and_pem(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/ca/330000/certificates", params={"limit": 0}), 422)
 
 
-def test_issue_from_csr(client: TestClient, api_keys: dict[str, str]) -> None:
+def test_issue_from_csr(client: TestClient, operator_tokens: dict[str, str]) -> None:
     response = client.post(
         "/api/v1/ca/330000/certificates",
         json={"profile": "seal", "csr": make_csr(seal_subject())},
-        headers=auth(api_keys["330000"]),
+        headers=auth(operator_tokens["330000"]),
     )
     assert response.status_code == 201, response.text
     serial = response.json()["serial"]
@@ -100,13 +100,13 @@ def test_issue_from_csr(client: TestClient, api_keys: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(("headers_for", "status"), [(None, 401), ("bogus", 401), ("440000", 403)])
 def test_issue_needs_this_regions_operator(
-    client: TestClient, api_keys: dict[str, str], headers_for: str | None, status: int
+    client: TestClient, operator_tokens: dict[str, str], headers_for: str | None, status: int
 ) -> None:
     headers = {}
     if headers_for == "bogus":
-        headers = auth("gtk_not-a-real-key")
+        headers = auth("not-a-real-token")
     elif headers_for:
-        headers = auth(api_keys[headers_for])
+        headers = auth(operator_tokens[headers_for])
     response = client.post(
         "/api/v1/ca/330000/certificates",
         json={"profile": "seal", "csr": make_csr(seal_subject())},
@@ -115,8 +115,8 @@ def test_issue_needs_this_regions_operator(
     assert_problem(response, status)
 
 
-def test_issue_refuses_bad_csrs(client: TestClient, api_keys: dict[str, str]) -> None:
-    headers = auth(api_keys["330000"])
+def test_issue_refuses_bad_csrs(client: TestClient, operator_tokens: dict[str, str]) -> None:
+    headers = auth(operator_tokens["330000"])
     url = "/api/v1/ca/330000/certificates"
     good = make_csr(seal_subject())
     cases = {

@@ -206,7 +206,6 @@ def test_forged_and_foreign_credentials_are_refused(client: TestClient, accounts
     for credential in (
         f"{header}.{forged_payload}.{signature}",
         f"{none_header.decode()}.{payload}.",
-        "gtk_" + "x" * 40,
         "not-a-token",
     ):
         response = client.get("/api/v1/identity/userinfo", headers=bearer(credential))

@@ -1,4 +1,4 @@
-"""ca revocation, ocsp, api keys
+"""ca revocation, ocsp
 
 Revision ID: 0002
 Revises: 0001
@@ -26,27 +26,6 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_ca_counter")),
     )
-    op.create_table(
-        "ca_api_key",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("region_code", sa.String(length=32), nullable=False),
-        sa.Column("label", sa.String(length=100), nullable=False),
-        sa.Column("key_hash", sa.String(length=64), nullable=False, comment="SHA-256 hex"),
-        sa.Column("created_at", ca.orm.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", ca.orm.UtcDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["region_code"],
-            ["ca_authority.code"],
-            name=op.f("fk_ca_api_key_region_code_ca_authority"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_ca_api_key")),
-        sa.UniqueConstraint("key_hash", name=op.f("uq_ca_api_key_key_hash")),
-    )
-    with op.batch_alter_table("ca_api_key", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_ca_api_key_region_code"), ["region_code"], unique=False
-        )
-
     op.create_table(
         "ca_crl",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -98,9 +77,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ca_crl_issuer_code"))
 
     op.drop_table("ca_crl")
-    with op.batch_alter_table("ca_api_key", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_ca_api_key_region_code"))
-
-    op.drop_table("ca_api_key")
     op.drop_table("ca_counter")
     # ### end Alembic commands ###
