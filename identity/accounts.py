@@ -82,21 +82,20 @@ def create_citizen(
     now: datetime | None = None,
 ) -> Account:
     """A citizen account, found at sign-in by the keyed hash of the validated ID number."""
-    region = _require_region(session, region)
     value = validate_citizen_id(citizen_id)
-    account = Account(
-        kind=AccountKind.CITIZEN,
-        region_code=region,
-        login_name=None,
-        id_hash=_id_hash(protector, HolderIdType.CITIZEN_ID, value),
-        id_encrypted=protector.encrypt(ACCOUNT_ID_PURPOSE, value),
-        display_name=_display_name(display_name),
-        password_hash=hash_password(password),
-        roles="",
-        created_at=now or utc_now(),
-        failed_sign_ins=0,
+    return _holder_account(
+        session,
+        protector,
+        region,
+        AccountKind.CITIZEN,
+        HolderIdType.CITIZEN_ID,
+        value,
+        None,
+        display_name,
+        password,
+        now,
+        "this citizen ID",
     )
-    return _add(session, account, "this citizen ID")
 
 
 def create_legal_person(
@@ -110,13 +109,40 @@ def create_legal_person(
     now: datetime | None = None,
 ) -> Account:
     """A legal person's account; it signs in with its unified social credit code."""
-    region = _require_region(session, region)
     value = validate_uscc(uscc)
+    return _holder_account(
+        session,
+        protector,
+        region,
+        AccountKind.LEGAL_PERSON,
+        HolderIdType.USCC,
+        value,
+        value,
+        display_name,
+        password,
+        now,
+        f"USCC {value}",
+    )
+
+
+def _holder_account(
+    session: Session,
+    protector: DataProtector,
+    region: str,
+    kind: AccountKind,
+    id_type: HolderIdType,
+    value: str,
+    login_name: str | None,
+    display_name: str,
+    password: str,
+    now: datetime | None,
+    what: str,
+) -> Account:
     account = Account(
-        kind=AccountKind.LEGAL_PERSON,
-        region_code=region,
-        login_name=value,
-        id_hash=_id_hash(protector, HolderIdType.USCC, value),
+        kind=kind,
+        region_code=_require_region(session, region),
+        login_name=login_name,
+        id_hash=_id_hash(protector, id_type, value),
         id_encrypted=protector.encrypt(ACCOUNT_ID_PURPOSE, value),
         display_name=_display_name(display_name),
         password_hash=hash_password(password),
@@ -124,7 +150,7 @@ def create_legal_person(
         created_at=now or utc_now(),
         failed_sign_ins=0,
     )
-    return _add(session, account, f"USCC {value}")
+    return _add(session, account, what)
 
 
 def parse_roles(roles: Iterable[str] | str) -> tuple[Role, ...]:
