@@ -203,6 +203,17 @@ def build_trust_list(
     )
 
 
+def sign_trust_list(trust_list: TrustList, signer: TrustListSigner) -> str:
+    """The compact JWS of `trust_list`, x5c = [signer, national root]."""
+    return jose.sign_compact(
+        encode_payload(trust_list),
+        signer.private_key,
+        typ=TYP,
+        x5c=[signer.certificate, trust_list.national_root],
+        max_payload_bytes=MAX_PAYLOAD_BYTES,
+    )
+
+
 def publish_trust_list(
     session: Session, signer: TrustListSigner, validity: timedelta = DEFAULT_VALIDITY
 ) -> TrustListVersion:
@@ -210,13 +221,7 @@ def publish_trust_list(
     last = session.scalar(select(func.max(TrustListVersion.sequence))) or 0
     issued_at = utc_now().replace(microsecond=0)
     trust_list = build_trust_list(session, last + 1, issued_at, validity)
-    token = jose.sign_compact(
-        encode_payload(trust_list),
-        signer.private_key,
-        typ=TYP,
-        x5c=[signer.certificate, trust_list.national_root],
-        max_payload_bytes=MAX_PAYLOAD_BYTES,
-    )
+    token = sign_trust_list(trust_list, signer)
     checked = verify_trust_list(token, trust_list.root_fingerprint, at=issued_at)
     if checked != trust_list:
         raise CaError("signed trust list does not read back as what was built")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ca.federation import load_trust_list_signer, sign_trust_list
 from govtrust.devinit import dev_init
 from govtrust.issuance import SealingService
 from govtrust.runtime import Runtime
@@ -55,6 +56,13 @@ class Federation:
         return verify_trust_list(
             self.settings.trust_list_path.read_bytes(), self.root_fingerprint, at=utc_now()
         )
+
+    def resign(self, trust_list: TrustList) -> TrustList:
+        """Sign an edited trust list with the hub's signer and read it back as a verifier."""
+        with self.runtime.database.transaction() as session:
+            signer = load_trust_list_signer(session, self.runtime.key_stores)
+        token = sign_trust_list(trust_list, signer)
+        return verify_trust_list(token, self.root_fingerprint, at=utc_now())
 
     def staff_token(self, region: str, role: str = "operator") -> str:
         """An identity token of a staff member of `region` with `role`, for API tests."""
@@ -111,21 +119,33 @@ def issued_licence(federation: Federation) -> tuple[str, bytes]:
     return federation.issue("杭州云栖数字科技有限公司")
 
 
-def run_cli(
-    federation: Federation, *args: str, cwd: Path | None = None, timeout: float = 120
+def run_govtrust(
+    cwd: Path, environment: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `govtrust` entry point in a subprocess against the federation."""
-    env = {**os.environ, **federation.env()}
-    env.pop("GOVTRUST_DEBUG", None)
+    """Run the real `govtrust` entry point in a subprocess with only `environment` for
+    GOVTRUST_* settings (none inherited from the test run)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVTRUST_")}
     return subprocess.run(
         [sys.executable, "-m", "govtrust", *args],
-        cwd=cwd or federation.home,
-        env=env,
+        cwd=cwd,
+        env=env | environment,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def run_cli(
+    federation: Federation,
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `govtrust` entry point in a subprocess against the federation."""
+    environment = federation.env() | (extra_env or {})
+    return run_govtrust(cwd or federation.home, environment, *args, timeout=timeout)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

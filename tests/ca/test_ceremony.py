@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from tests.conftest import assert_one_line_error
+from tests.conftest import assert_one_line_error, run_govtrust
 from tests.tools import require_tool
 
 REGION = ("310000", "上海市")
 
 
 def govtrust(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVTRUST_")}
-    env |= {
-        "GOVTRUST_HOME": str(home),
-        "GOVTRUST_KEY_PASSPHRASE": "server store passphrase",
-        "GOVTRUST_ROOT_PASSPHRASE": "root passphrase",
-        "GOVTRUST_PUBLIC_BASE_URL": "http://pki.govtrust.gov.cn",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "govtrust", *args],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return run_govtrust(
+        home,
+        {
+            "GOVTRUST_HOME": str(home),
+            "GOVTRUST_KEY_PASSPHRASE": "server store passphrase",
+            "GOVTRUST_ROOT_PASSPHRASE": "root passphrase",
+            "GOVTRUST_PUBLIC_BASE_URL": "http://pki.govtrust.gov.cn",
+        },
+        *args,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from tests.conftest import Federation, assert_one_line_error, run_cli
 from tests.server import free_port, live_server
@@ -16,9 +15,13 @@ def test_serve_publishes_trust_list(federation: Federation) -> None:
         assert response.text.strip() == federation.settings.trust_list_path.read_text().strip()
 
 
-def test_serve_refuses_dev_keys_outside_dev_mode(
-    federation: Federation, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GOVTRUST_DEV_MODE", "false")
-    result = run_cli(federation, "serve", "--port", str(free_port()), timeout=60)
+def test_serve_refuses_dev_keys_outside_dev_mode(federation: Federation) -> None:
+    result = run_cli(
+        federation,
+        "serve",
+        "--port",
+        str(free_port()),
+        timeout=60,
+        extra_env={"GOVTRUST_DEV_MODE": "false"},
+    )
     assert_one_line_error(result, "dev keys")

@@ -3,9 +3,6 @@ republishes, which the shared one must not see)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +17,7 @@ from govtrust.app import create_app
 from govtrust.devinit import dev_init
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
-from tests.conftest import TEST_PUBLIC_BASE_URL, Federation, assert_one_line_error
+from tests.conftest import TEST_PUBLIC_BASE_URL, Federation, assert_one_line_error, run_cli
 from verifier.timeutil import utc_now
 from verifier.trust_list import ServiceStatus, ServiceType, verify_trust_list
 
@@ -40,20 +37,6 @@ def own(tmp_path_factory: pytest.TempPathFactory) -> Federation:
     return Federation(settings, Runtime(settings), result.root_fingerprint)
 
 
-def govtrust(federation: Federation, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVTRUST_")}
-    env |= federation.env()
-    return subprocess.run(
-        [sys.executable, "-m", "govtrust", *args],
-        cwd=federation.home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def client(own: Federation) -> Iterator[TestClient]:
     with TestClient(create_app(own.settings), raise_server_exceptions=False) as client:
@@ -66,11 +49,11 @@ def test_withdraw_publish_and_verify(own: Federation, tmp_path: Path) -> None:
     licence = tmp_path / "licence.pdf"
     licence.write_bytes(pdf)
     state = tmp_path / "state.json"
-    assert govtrust(own, "verify", str(licence), "--state-file", str(state)).returncode == 0
+    assert run_cli(own, "verify", str(licence), "--state-file", str(state)).returncode == 0
 
-    withdrawn = govtrust(own, "federation", "withdraw", "--region", "440000", "--type", "seal-ca")
+    withdrawn = run_cli(own, "federation", "withdraw", "--region", "440000", "--type", "seal-ca")
     assert withdrawn.returncode == 0, withdrawn.stderr
-    published = govtrust(own, "federation", "publish", "--validity-days", "7")
+    published = run_cli(own, "federation", "publish", "--validity-days", "7")
     assert published.returncode == 0, published.stderr
     second = own.trust_list()
     assert second.sequence == first.sequence + 1
@@ -79,7 +62,7 @@ def test_withdraw_publish_and_verify(own: Federation, tmp_path: Path) -> None:
     assert second.next_update - second.issued_at == timedelta(days=7)
 
     # Sealed before the withdrawal, but nothing proves when (no timestamp yet): now it fails.
-    result = govtrust(own, "verify", str(licence), "--state-file", str(state))
+    result = run_cli(own, "verify", str(licence), "--state-file", str(state))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "NO_CERTIFICATE_CHAIN_FOUND" in result.stdout or "trust list" in result.stderr
 
@@ -87,7 +70,7 @@ def test_withdraw_publish_and_verify(own: Federation, tmp_path: Path) -> None:
     old_list = tmp_path / "old.jws"
     old_list.write_text(published_version(own, first.sequence))
     assert_one_line_error(
-        govtrust(
+        run_cli(
             own, "verify", str(licence), "--trust-list", str(old_list), "--state-file", str(state)
         ),
         "rollback",
@@ -95,7 +78,7 @@ def test_withdraw_publish_and_verify(own: Federation, tmp_path: Path) -> None:
     # A verifier that never saw the newer list still accepts the older one.
     fresh_state = tmp_path / "fresh.json"
     assert (
-        govtrust(
+        run_cli(
             own,
             "verify",
             str(licence),
@@ -108,11 +91,11 @@ def test_withdraw_publish_and_verify(own: Federation, tmp_path: Path) -> None:
     )
 
     assert (
-        govtrust(own, "federation", "grant", "--region", "440000", "--type", "seal-ca").returncode
+        run_cli(own, "federation", "grant", "--region", "440000", "--type", "seal-ca").returncode
         == 0
     )
-    assert govtrust(own, "federation", "publish").returncode == 0
-    assert govtrust(own, "verify", str(licence), "--state-file", str(state)).returncode == 0
+    assert run_cli(own, "federation", "publish").returncode == 0
+    assert run_cli(own, "verify", str(licence), "--state-file", str(state)).returncode == 0
 
 
 def published_version(own: Federation, sequence: int) -> str:
@@ -142,7 +125,7 @@ def test_independent_root_is_trusted_only_for_named_types(own: Federation, tmp_p
     )
     root_pem = tmp_path / "sh-root.pem"
     root_pem.write_bytes(root.public_bytes(Encoding.PEM))
-    added = govtrust(
+    added = run_cli(
         own,
         "federation",
         "add-region",
@@ -156,7 +139,7 @@ def test_independent_root_is_trusted_only_for_named_types(own: Federation, tmp_p
         "tsa",
     )
     assert added.returncode == 0, added.stderr
-    assert govtrust(own, "federation", "publish").returncode == 0
+    assert run_cli(own, "federation", "publish").returncode == 0
     listed = own.trust_list()
     shanghai = listed.region("310000")
     assert shanghai is not None
@@ -166,11 +149,11 @@ def test_independent_root_is_trusted_only_for_named_types(own: Federation, tmp_p
 
 def test_lifecycle_refusals(own: Federation, tmp_path: Path) -> None:
     assert_one_line_error(
-        govtrust(own, "federation", "withdraw", "--region", "999999", "--type", "seal-ca"),
+        run_cli(own, "federation", "withdraw", "--region", "999999", "--type", "seal-ca"),
         "lists no",
     )
     assert_one_line_error(
-        govtrust(own, "federation", "grant", "--region", "330000", "--type", "seal-ca"),
+        run_cli(own, "federation", "grant", "--region", "330000", "--type", "seal-ca"),
         "already granted",
     )
     not_ca = tmp_path / "leaf.pem"
@@ -187,7 +170,7 @@ def test_lifecycle_refusals(own: Federation, tmp_path: Path) -> None:
     )
     not_ca.write_bytes(leaf.public_bytes(Encoding.PEM))
     assert_one_line_error(
-        govtrust(
+        run_cli(
             own,
             "federation",
             "add-region",
@@ -203,7 +186,7 @@ def test_lifecycle_refusals(own: Federation, tmp_path: Path) -> None:
         "self-signed CA",
     )
     assert_one_line_error(
-        govtrust(
+        run_cli(
             own,
             "federation",
             "withdraw",

@@ -18,13 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ca.authority import current_signer_certificate, latest_certificate
-from ca.ceremony import TRUST_LIST_SIGNER_KEY
+from ca.authority import current_signer_certificate
 from ca.keys import KeyRef
-from ca.profiles import SEAL, TRUST_LIST_SIGNER
+from ca.profiles import SEAL
 from identity.tokens import IdentityTokenIssuer
 from tests.conftest import Federation, assert_one_line_error, run_cli
-from verifier import jose
 from verifier.errors import InputError
 from verifier.identity_token import (
     MAX_TOKEN_BYTES,
@@ -35,15 +33,10 @@ from verifier.identity_token import (
 )
 from verifier.timeutil import utc_now
 from verifier.trust_list import (
-    TYP as TRUST_LIST_TYP,
-)
-from verifier.trust_list import (
     ServiceStatus,
     ServiceType,
     StatusChange,
     TrustList,
-    encode_payload,
-    verify_trust_list,
 )
 
 AUDIENCE = "https://services.440000.gov.cn"
@@ -192,18 +185,6 @@ def test_valid_signature_by_a_certificate_not_in_the_trust_list(idp: Idp) -> Non
     rejected(idp, forge(idp.claims(), key, idp.chain), "signature")
 
 
-def _resign(federation: Federation, trust_list: TrustList) -> TrustList:
-    """Sign an edited list with the dev hub signer and read it back through the verifier."""
-    key = federation.runtime.key_store.private_key(TRUST_LIST_SIGNER_KEY)
-    assert isinstance(key, Key)
-    with federation.runtime.database.transaction() as session:
-        signer = latest_certificate(session, TRUST_LIST_SIGNER).certificate
-    token = jose.sign_compact(
-        encode_payload(trust_list), key, typ=TRUST_LIST_TYP, x5c=[signer, trust_list.national_root]
-    )
-    return verify_trust_list(token, federation.root_fingerprint, at=utc_now())
-
-
 def _idp_withdrawn(federation: Federation, trust_list: TrustList, since: datetime) -> TrustList:
     def edit(service: Any) -> Any:
         if service.service_type is not ServiceType.IDENTITY_PROVIDER:
@@ -217,7 +198,7 @@ def _idp_withdrawn(federation: Federation, trust_list: TrustList, since: datetim
         else r
         for r in trust_list.regions
     )
-    return _resign(federation, dataclasses.replace(trust_list, regions=regions))
+    return federation.resign(dataclasses.replace(trust_list, regions=regions))
 
 
 def _granted_since(trust_list: TrustList) -> datetime:

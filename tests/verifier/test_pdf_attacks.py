@@ -26,7 +26,6 @@ from ca.authority import (
     latest_certificate,
 )
 from ca.ceremony import ROOT_KEY_NAME as ROOT_KEY
-from ca.ceremony import TRUST_LIST_SIGNER_KEY
 from ca.keys import FileKeyStore, KeyRef
 from ca.models import Department, IssuedCertificate
 from ca.profiles import (
@@ -45,18 +44,14 @@ from seal_service.seal_image import render_seal_image
 from seal_service.sealing import PdfSealer, SealMaterial
 from seal_service.seals import active_seal
 from tests.conftest import Federation
-from verifier import jose
 from verifier.pdf import PdfReport, verify_pdf
 from verifier.report import Indication, Verdict
 from verifier.timeutil import utc_now
 from verifier.trust_list import (
-    TYP,
     ServiceStatus,
     ServiceType,
     StatusChange,
     TrustList,
-    encode_payload,
-    verify_trust_list,
 )
 
 CO_SEAL_BOX = (SEAL_BOX[0] - 200, SEAL_BOX[1], SEAL_BOX[2] - 200, SEAL_BOX[3])
@@ -376,15 +371,6 @@ def test_seal_certified_directly_by_the_national_root(dev: Dev, federation: Fede
     check(verify(dev, forged), Verdict.INVALID, Indication.NO_CERTIFICATE_CHAIN_FOUND, "granted")
 
 
-def _resign(federation: Federation, dev: Dev, trust_list: TrustList) -> TrustList:
-    """Sign an edited list with the dev hub signer and read it back through the verifier."""
-    key = federation.runtime.key_store.private_key(TRUST_LIST_SIGNER_KEY)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    x5c = [dev.certs["signer"], dev.certs["root"]]
-    token = jose.sign_compact(encode_payload(trust_list), key, typ=TYP, x5c=x5c)
-    return verify_trust_list(token, federation.root_fingerprint, at=utc_now())
-
-
 def _edit_440000(trust_list: TrustList, **changes: object) -> TrustList:
     """Change 440000's seal-ca service; its other services stay as they are."""
 
@@ -435,7 +421,7 @@ def test_seal_of_a_region_whose_seal_ca_is_not_granted(
     if edit is None:  # control: the genuine list accepts it
         check(verify(dev, sealed_440000, at=at), Verdict.VALID, Indication.TOTAL_PASSED, "valid")
         return
-    edited = _resign(federation, dev, UNGRANTED[edit](dev.trust_list))
+    edited = federation.resign(UNGRANTED[edit](dev.trust_list))
     report = verify(dev, sealed_440000, edited, at=at)
     check(report, Verdict.INVALID, Indication.NO_CERTIFICATE_CHAIN_FOUND, "granted")
     # the same edited list still accepts the other region's licence
