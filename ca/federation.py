@@ -13,12 +13,26 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ca.authority import ROOT_CODE, get_authority, latest_certificate
+from ca.counters import bump_counter
 from ca.errors import CaError
 from ca.keys import KeyRef, KeyStore, KeyStores
-from ca.models import TrustListVersion, TrustRegion, TrustService, TrustServiceStatus
-from ca.profiles import TRUST_LIST_SIGNER
+from ca.models import (
+    IssuedCertificate,
+    TrustListVersion,
+    TrustRegion,
+    TrustService,
+    TrustServiceStatus,
+)
+from ca.profiles import (
+    IDENTITY_SIGNER,
+    LOG_SIGNER,
+    REGION_CA,
+    STATUS_ISSUER,
+    TRUST_LIST_SIGNER,
+    TSA,
+)
 from verifier import jose
-from verifier.certs import sha256_fingerprint
+from verifier.certs import sha256_fingerprint, valid_at
 from verifier.errors import NotFoundError
 from verifier.timeutil import utc_now
 from verifier.trust_list import (
@@ -36,6 +50,17 @@ from verifier.trust_list import (
 
 OPERATOR = "全国一体化政务服务平台 联邦信任中心 / National federation trust hub"
 DEFAULT_VALIDITY = timedelta(days=30)
+MIN_VALIDITY = timedelta(hours=1)
+MAX_VALIDITY = timedelta(days=366)
+PUBLISH_LOCK = "trust-list-publish"
+# The certificate profile a service of each type is trusted through.
+SERVICE_PROFILES = {
+    ServiceType.SEAL_CA: REGION_CA,
+    ServiceType.IDENTITY_PROVIDER: IDENTITY_SIGNER,
+    ServiceType.STATUS_ISSUER: STATUS_ISSUER,
+    ServiceType.TSA: TSA,
+    ServiceType.LOG: LOG_SIGNER,
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,7 @@ def add_service(
     certificate: x509.Certificate,
     *,
     since: datetime | None = None,
+    recorded_by: str | None = None,
 ) -> TrustService:
     """List a service, granted from `since` (default now), trusted through `certificate`."""
     if session.get(TrustRegion, region_code) is None:
@@ -89,8 +115,52 @@ def add_service(
     )
     session.add(service)
     session.flush()
-    set_service_status(session, service, ServiceStatus.GRANTED, since=since)
+    set_service_status(
+        session, service, ServiceStatus.GRANTED, since=since, recorded_by=recorded_by
+    )
     return service
+
+
+def add_region_ca_service(
+    session: Session,
+    region_code: str,
+    service_type: ServiceType,
+    name: str,
+    certificate: x509.Certificate,
+    *,
+    since: datetime | None = None,
+    recorded_by: str | None = None,
+) -> TrustService:
+    """What a region's operator may list: its region CA as `seal-ca`, or a certificate that
+    CA issued under the service type's own profile, unrevoked and valid now. Anything else
+    (another region's certificate, a foreign root) is a federation decision taken at the hub
+    with `add_service` / `add_independent_region`."""
+    region_ca = get_authority(session, region_code)
+    if service_type is ServiceType.SEAL_CA:
+        if certificate != region_ca.certificate:
+            raise CaError(f"a seal-ca service of {region_code} is its region CA certificate")
+    else:
+        issued = session.scalars(
+            select(IssuedCertificate).where(
+                IssuedCertificate.issuer_code == region_code,
+                IssuedCertificate.serial == format(certificate.serial_number, "x"),
+                IssuedCertificate.certificate_der == certificate.public_bytes(Encoding.DER),
+            )
+        ).first()
+        if issued is None:
+            raise CaError(f"the certificate was not issued by region {region_code}'s CA")
+        if issued.profile != SERVICE_PROFILES[service_type].name:
+            raise CaError(
+                f"a {service_type} service needs a {SERVICE_PROFILES[service_type].name} "
+                f"certificate, not {issued.profile}"
+            )
+        if issued.revoked_at is not None:
+            raise CaError("the certificate is revoked")
+    if not valid_at(certificate, utc_now()):
+        raise CaError("the certificate is not valid now")
+    return add_service(
+        session, region_code, service_type, name, certificate, since=since, recorded_by=recorded_by
+    )
 
 
 def add_independent_region(
@@ -141,24 +211,29 @@ def set_service_status(
     status: ServiceStatus,
     *,
     since: datetime | None = None,
+    recorded_by: str | None = None,
 ) -> TrustServiceStatus:
     """Grant or withdraw a listed service from `since` (default now); history only grows."""
     now = utc_now().replace(microsecond=0)
     since = (since or now).replace(microsecond=0)
-    history = _history(session, service.id)
+    history = service_status_history(session, service.id)
     if history and history[-1].status == status:
         raise CaError(f"{service.service_type} service {service.name!r} is already {status}")
     if history and since < history[-1].since:
         raise CaError("a status change cannot take effect before the previous one")
     change = TrustServiceStatus(
-        service_id=service.id, status=str(status), since=since, recorded_at=now
+        service_id=service.id,
+        status=str(status),
+        since=since,
+        recorded_at=now,
+        recorded_by=recorded_by,
     )
     session.add(change)
     session.flush()
     return change
 
 
-def _history(session: Session, service_id: int) -> list[TrustServiceStatus]:
+def service_status_history(session: Session, service_id: int) -> list[TrustServiceStatus]:
     return list(
         session.scalars(
             select(TrustServiceStatus)
@@ -168,38 +243,60 @@ def _history(session: Session, service_id: int) -> list[TrustServiceStatus]:
     )
 
 
+def listed_regions(session: Session) -> list[tuple[TrustRegion, list[TrustService]]]:
+    """Every region with its services, in list order."""
+    return [
+        (
+            region,
+            list(
+                session.scalars(
+                    select(TrustService)
+                    .where(TrustService.region_code == region.code)
+                    .order_by(TrustService.id)
+                )
+            ),
+        )
+        for region in session.scalars(select(TrustRegion).order_by(TrustRegion.code))
+    ]
+
+
+def get_region_service(session: Session, region_code: str, service_id: int) -> TrustService:
+    service = session.get(TrustService, service_id)
+    if service is None or service.region_code != region_code:
+        raise TrustServiceNotFound(f"region {region_code} lists no service {service_id}")
+    return service
+
+
+def trusted_service(session: Session, service: TrustService) -> TrustedService:
+    """A listed service as the trust list states it, with its whole status history."""
+    return TrustedService(
+        region_code=service.region_code,
+        service_type=ServiceType(service.service_type),
+        name=service.name,
+        certificates=(service.certificate,),
+        history=tuple(
+            StatusChange(ServiceStatus(change.status), change.since)
+            for change in service_status_history(session, service.id)
+        ),
+    )
+
+
 def build_trust_list(
     session: Session, sequence: int, issued_at: datetime, validity: timedelta
 ) -> TrustList:
     """The listed regions and services, each with its whole status history."""
     root = get_authority(session, ROOT_CODE).certificate
-    regions = []
-    for region in session.scalars(select(TrustRegion).order_by(TrustRegion.code)):
-        services = tuple(
-            TrustedService(
-                region_code=region.code,
-                service_type=ServiceType(service.service_type),
-                name=service.name,
-                certificates=(service.certificate,),
-                history=tuple(
-                    StatusChange(ServiceStatus(change.status), change.since)
-                    for change in _history(session, service.id)
-                ),
-            )
-            for service in session.scalars(
-                select(TrustService)
-                .where(TrustService.region_code == region.code)
-                .order_by(TrustService.id)
-            )
-        )
-        regions.append(Region(region.code, region.name, services))
+    regions = tuple(
+        Region(region.code, region.name, tuple(trusted_service(session, s) for s in services))
+        for region, services in listed_regions(session)
+    )
     return TrustList(
         sequence=sequence,
         issued_at=issued_at,
         next_update=issued_at + validity,
         operator=OPERATOR,
         national_root=root,
-        regions=tuple(regions),
+        regions=regions,
     )
 
 
@@ -215,9 +312,17 @@ def sign_trust_list(trust_list: TrustList, signer: TrustListSigner) -> str:
 
 
 def publish_trust_list(
-    session: Session, signer: TrustListSigner, validity: timedelta = DEFAULT_VALIDITY
+    session: Session,
+    signer: TrustListSigner,
+    validity: timedelta = DEFAULT_VALIDITY,
+    *,
+    published_by: str | None = None,
 ) -> TrustListVersion:
     """Sign the next version, check it with the verifier's own code, and keep it."""
+    if not MIN_VALIDITY <= validity <= MAX_VALIDITY:
+        raise CaError("a trust list is valid for between one hour and 366 days")
+    # Serialises publishers: two concurrent ones would otherwise both sign sequence n+1.
+    bump_counter(session, PUBLISH_LOCK)
     last = session.scalar(select(func.max(TrustListVersion.sequence))) or 0
     issued_at = utc_now().replace(microsecond=0)
     trust_list = build_trust_list(session, last + 1, issued_at, validity)
@@ -230,6 +335,7 @@ def publish_trust_list(
         issued_at=trust_list.issued_at,
         next_update=trust_list.next_update,
         jws=token,
+        published_by=published_by,
     )
     session.add(version)
     session.flush()
@@ -245,6 +351,17 @@ def trust_list_version(session: Session, sequence: int) -> TrustListVersion:
 
 class TrustListVersionNotFound(CaError, NotFoundError):
     """No trust list version with that sequence."""
+
+
+class TrustServiceNotFound(CaError, NotFoundError):
+    """No such service in that region."""
+
+
+def list_trust_list_versions(session: Session) -> list[TrustListVersion]:
+    """Every published version, newest first."""
+    return list(
+        session.scalars(select(TrustListVersion).order_by(TrustListVersion.sequence.desc()))
+    )
 
 
 def latest_trust_list(session: Session) -> TrustListVersion | None:

@@ -72,6 +72,8 @@ class TrustListVersion(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     next_update: Mapped[datetime] = mapped_column(UtcDateTime())
     jws: Mapped[str] = mapped_column(Text)
+    # Who published it: an operator's subject, or NULL for the hub's own CLI.
+    published_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class Counter(Base):
@@ -146,3 +148,5 @@ class TrustServiceStatus(Base):
     status: Mapped[str] = mapped_column(String(16))
     since: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Who recorded it: an operator's subject, or NULL for the hub's own CLI.
+    recorded_by: Mapped[str | None] = mapped_column(String(200))

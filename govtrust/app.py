@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from govtrust.api import ca, health, identity, revocation, tsa
+from govtrust.api import ca, federation, health, identity, revocation, tsa
 from govtrust.api.problems import install_problem_handlers
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
@@ -19,6 +19,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = Runtime(settings)
     install_problem_handlers(app)
     app.include_router(health.router, prefix="/api/v1")
+    app.include_router(federation.router, prefix="/api/v1")
     app.include_router(ca.router, prefix="/api/v1")
     app.include_router(identity.router, prefix="/api/v1")
     app.include_router(tsa.router, prefix="/api/v1")

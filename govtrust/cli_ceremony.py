@@ -29,7 +29,7 @@ from ca.profiles import REGION_CA
 from govtrust.db import upgrade
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
-from verifier.certs import sha256_fingerprint
+from verifier.certs import parse_certificate, sha256_fingerprint
 from verifier.cli import read_input_file
 
 ROOT_PASSPHRASE_ENV = "GOVTRUST_ROOT_PASSPHRASE"  # noqa: S105  (a variable name)
@@ -48,14 +48,7 @@ def _root_passphrase(passphrase_file: Path | None) -> bytes:
 
 
 def load_certificate(path: Path) -> x509.Certificate:
-    data = read_input_file(path, "certificate", MAX_PEM_BYTES)
-    try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        try:
-            return x509.load_der_x509_certificate(data)
-        except ValueError:
-            raise CaError(f"{path} is not a PEM or DER certificate") from None
+    return parse_certificate(read_input_file(path, "certificate", MAX_PEM_BYTES), str(path))
 
 
 def _check_region_code(region: str) -> None:

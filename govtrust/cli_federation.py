@@ -13,12 +13,10 @@ from ca.federation import (
     add_independent_region,
     build_trust_list,
     find_service,
-    load_trust_list_signer,
-    publish_trust_list,
     set_service_status,
 )
 from govtrust.cli_ceremony import load_certificate
-from govtrust.published import write_trust_list_file
+from govtrust.published import publish_next_trust_list
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 from verifier.timeutil import utc_now
@@ -129,15 +127,7 @@ def publish(
     validity_days: Annotated[int, typer.Option(min=1, max=366, help="until next_update")] = 30,
 ) -> None:
     """Sign the next trust list version, keep it, and write var/trust-list.jws."""
-    settings = Settings()
-    runtime = Runtime(settings)
-    with runtime.database.transaction() as session:
-        version = publish_trust_list(
-            session,
-            load_trust_list_signer(session, runtime.key_stores),
-            timedelta(days=validity_days),
-        )
-        write_trust_list_file(settings, version.jws)
+    version = publish_next_trust_list(Runtime(Settings()), timedelta(days=validity_days))
     typer.echo(
         f"trust list #{version.sequence} published, next update "
         f"{version.next_update:%Y-%m-%dT%H:%M:%SZ}"

@@ -51,10 +51,13 @@ from verifier.certs import sha256_fingerprint
 from verifier.identifiers import make_uscc
 from verifier.trust_list import ServiceType
 
+# Each region's service certificates, and the trust-list type each is listed under by its
+# own certificate (a certificate counts only for the type it is listed under). The OCSP
+# responder is not listed: its authority comes from the CA that delegated to it.
 SERVICE_CERTIFICATES = (
-    (OCSP_RESPONDER, "OCSP 响应服务"),
-    (TSA, "时间戳服务"),
-    (IDENTITY_SIGNER, "统一身份认证签名"),
+    (OCSP_RESPONDER, "OCSP 响应服务", None, None),
+    (TSA, "时间戳服务", ServiceType.TSA, "时间戳服务"),
+    (IDENTITY_SIGNER, "统一身份认证签名", ServiceType.IDENTITY_PROVIDER, "统一身份认证"),
 )
 
 
@@ -145,7 +148,7 @@ def dev_init(
                 region=(region.code, region.name),
             )
             issuer = load_issuer(session, runtime.key_store, region.code, public_base_url=base_url)
-            for profile, label in SERVICE_CERTIFICATES:
+            for profile, label, service_type, service_label in SERVICE_CERTIFICATES:
                 progress(f"region {region.code}: {profile.name} certificate")
                 row = issue_with_new_key(
                     session,
@@ -158,13 +161,12 @@ def dev_init(
                         f"{region.name}{label}", organization=region.name, province=region.name
                     ),
                 )
-                if profile is IDENTITY_SIGNER:
-                    # Listed by its own certificate: no EKU binds a key to identity tokens.
+                if service_type is not None:
                     add_service(
                         session,
                         region.code,
-                        ServiceType.IDENTITY_PROVIDER,
-                        f"{region.name}统一身份认证",
+                        service_type,
+                        f"{region.name}{service_label}",
                         row.certificate,
                     )
             for dev_department in region.departments:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from ca.federation import load_trust_list_signer, publish_trust_list
+from ca.models import TrustListVersion
+from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 
 
@@ -11,3 +16,20 @@ def write_trust_list_file(settings: Settings, jws: str) -> None:
     tmp = settings.trust_list_path.with_suffix(".tmp")
     tmp.write_text(jws + "\n")
     tmp.replace(settings.trust_list_path)
+
+
+def publish_next_trust_list(
+    runtime: Runtime, validity: timedelta, *, published_by: str | None = None
+) -> TrustListVersion:
+    """Sign and keep the next version; once it is committed, write var/trust-list.jws and
+    make this process decide trust with it at once (others re-read within a minute)."""
+    with runtime.database.transaction() as session:
+        version = publish_trust_list(
+            session,
+            load_trust_list_signer(session, runtime.key_stores),
+            validity,
+            published_by=published_by,
+        )
+    write_trust_list_file(runtime.settings, version.jws)
+    runtime.forget_trust_list()
+    return version

@@ -148,6 +148,11 @@ class Runtime:
             trust_list: TrustList = self._fresh(self._trust_lists, "latest", load)
             return trust_list
 
+    def forget_trust_list(self) -> None:
+        """Read the trust list again on next use (this process just published one)."""
+        with self._trust_list_lock:
+            self._trust_lists.clear()
+
     def _fresh(self, cache: dict[str, tuple[Any, float]], region: str, load: Any) -> Any:
         # Looked up again every SIGNER_RECHECK_SECONDS, so a signer certificate that was
         # revoked or replaced (by this or another process) stops being used within that time.

@@ -113,6 +113,20 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
     return Federation(settings, Runtime(settings), result.root_fingerprint)
 
 
+def private_federation(home: Path) -> Federation:
+    """A federation of its own, always SQLite in `home`, for tests that withdraw services or
+    publish trust lists (the shared one must not see that; a second federation in the shared
+    PostgreSQL database would reset the session's)."""
+    settings = Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'var' / 'own.db'}",
+        dev_mode=True,
+        public_base_url=TEST_PUBLIC_BASE_URL,
+    )
+    result = dev_init(settings, force=True)
+    return Federation(settings, Runtime(settings), result.root_fingerprint)
+
+
 @pytest.fixture(scope="session")
 def issued_licence(federation: Federation) -> tuple[str, bytes]:
     """One sealed licence shared by read-only tests (never revoke or alter it)."""

@@ -27,6 +27,16 @@ def normalise_fingerprint(text: str) -> str:
     return value
 
 
+def parse_certificate(data: bytes, what: str = "the certificate") -> x509.Certificate:
+    """A certificate sent as PEM or DER; InputError naming `what` if it is neither."""
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise InputError(f"{what} is not a PEM or DER X.509 certificate") from None
+
+
 def valid_at(certificate: x509.Certificate, at: datetime) -> bool:
     return certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc
 

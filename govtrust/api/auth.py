@@ -38,10 +38,15 @@ class Principal:
 
 @dataclass(frozen=True)
 class Operator:
-    """An authenticated operator of one region's CA."""
+    """An authenticated operator of one region (its CA and its trust-list entries)."""
 
     region: str
     name: str
+
+    @property
+    def actor(self) -> str:
+        """How records name who acted: region and pseudonymous subject."""
+        return f"{self.region}/{self.name}"
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -73,13 +78,30 @@ def current_principal(
     return _principal(_token(credentials), runtime)
 
 
-def require_ca_operator(
-    ca: Annotated[str, Path(max_length=32)],
-    principal: Annotated[Principal, Depends(current_principal)],
-) -> Operator:
-    """An operator of the region whose CA `ca` is: the operator role, from that region."""
+def require_operator(principal: Annotated[Principal, Depends(current_principal)]) -> Operator:
+    """An operator of any region."""
     if "operator" not in principal.roles:
         raise HTTPException(403, "this needs the operator role")
-    if principal.region != ca:
-        raise HTTPException(403, f"this credential is for region {principal.region}, not {ca}")
     return Operator(region=principal.region, name=principal.subject)
+
+
+def _operator_of(region: str, operator: Operator) -> Operator:
+    if operator.region != region:
+        raise HTTPException(403, f"this credential is for region {operator.region}, not {region}")
+    return operator
+
+
+def require_ca_operator(
+    ca: Annotated[str, Path(max_length=32)],
+    operator: Annotated[Operator, Depends(require_operator)],
+) -> Operator:
+    """An operator of the region whose CA `ca` is: the operator role, from that region."""
+    return _operator_of(ca, operator)
+
+
+def require_region_operator(
+    region: Annotated[str, Path(pattern=r"^[0-9]{6}$")],
+    operator: Annotated[Operator, Depends(require_operator)],
+) -> Operator:
+    """An operator of `region`: the operator role, from that region."""
+    return _operator_of(region, operator)

@@ -1,4 +1,4 @@
-"""CA and federation endpoints: public reads, operator-only issuance."""
+"""CA endpoints: public reads, operator-only issuance."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from ca.authority import get_authority
-from ca.federation import latest_trust_list, trust_list_version
 from ca.models import IssuedCertificate
 from ca.registry import find_certificate, issue_from_csr, list_authorities, list_certificates
 from govtrust.api.auth import Operator, require_ca_operator
@@ -18,51 +17,10 @@ from govtrust.api.deps import DbSession, get_runtime
 from govtrust.runtime import Runtime
 from verifier.timeutil import utc_now
 
-router = APIRouter(tags=["federation"])
+router = APIRouter(tags=["ca"])
 
-JOSE_MEDIA_TYPE = "application/jose"
 PKIX_CERT = "application/pkix-cert"
 PEM_CERT = "application/x-pem-file"
-
-
-@router.get(
-    "/trust-list",
-    response_class=Response,
-    responses={200: {"content": {JOSE_MEDIA_TYPE: {}}, "description": "compact JWS"}},
-)
-def trust_list(session: DbSession) -> Response:
-    """The latest federation trust list, as signed by the hub (verify it, do not trust it)."""
-    version = latest_trust_list(session)
-    if version is None:
-        raise HTTPException(404, "no trust list has been published")
-    return Response(
-        version.jws,
-        media_type=JOSE_MEDIA_TYPE,
-        headers={
-            "X-Trust-List-Sequence": str(version.sequence),
-            "Cache-Control": "public, max-age=300",
-        },
-    )
-
-
-@router.get(
-    "/trust-list/{sequence}",
-    response_class=Response,
-    responses={200: {"content": {JOSE_MEDIA_TYPE: {}}, "description": "compact JWS"}},
-)
-def trust_list_by_sequence(
-    sequence: Annotated[int, Path(ge=1, le=2**31 - 1)], session: DbSession
-) -> Response:
-    """A given trust list version, as signed; every version stays available."""
-    version = trust_list_version(session, sequence)
-    return Response(
-        version.jws,
-        media_type=JOSE_MEDIA_TYPE,
-        headers={
-            "X-Trust-List-Sequence": str(version.sequence),
-            "Cache-Control": "public, max-age=86400, immutable",
-        },
-    )
 
 
 class AuthorityOut(BaseModel):
@@ -115,7 +73,7 @@ def _certificate_out(row: IssuedCertificate) -> CertificateOut:
     )
 
 
-@router.get("/ca", response_model=list[AuthorityOut], tags=["ca"])
+@router.get("/ca", response_model=list[AuthorityOut])
 def list_cas(session: DbSession) -> list[AuthorityOut]:
     """The certificate authorities of this federation server."""
     return [
@@ -134,14 +92,13 @@ def list_cas(session: DbSession) -> list[AuthorityOut]:
     "/ca/{ca}/certificate",
     response_class=Response,
     responses={200: {"content": {PKIX_CERT: {}}}},
-    tags=["ca"],
 )
 def ca_certificate(ca: Annotated[str, Path(max_length=32)], session: DbSession) -> Response:
     """The CA's own certificate, DER (the caIssuers target of what it issues)."""
     return Response(get_authority(session, ca).certificate_der, media_type=PKIX_CERT)
 
 
-@router.get("/ca/{ca}/certificates", response_model=CertificatePageOut, tags=["ca"])
+@router.get("/ca/{ca}/certificates", response_model=CertificatePageOut)
 def certificates(
     ca: Annotated[str, Path(max_length=32)],
     session: DbSession,
@@ -162,7 +119,6 @@ def certificates(
     "/ca/{ca}/certificates/{serial}",
     response_class=Response,
     responses={200: {"content": {PEM_CERT: {}}}},
-    tags=["ca"],
 )
 def certificate_pem(
     ca: Annotated[str, Path(max_length=32)],
@@ -174,7 +130,7 @@ def certificate_pem(
     return Response(row.certificate.public_bytes(Encoding.PEM), media_type=PEM_CERT)
 
 
-@router.post("/ca/{ca}/certificates", response_model=CertificateOut, status_code=201, tags=["ca"])
+@router.post("/ca/{ca}/certificates", response_model=CertificateOut, status_code=201)
 def issue(
     ca: Annotated[str, Path(max_length=32)],
     body: IssueRequestIn,

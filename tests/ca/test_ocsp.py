@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from ca.ocsp import OcspRequestError, OcspResponder, load_responder
 from ca.revocation import revoke_certificate
 from govtrust.app import create_app
+from tests.api_support import assert_problem, bearer
 from tests.ca.revocation_support import (
     ROOT,
     authority_certificate,
@@ -268,26 +269,20 @@ def test_post_and_get(client: TestClient, federation: Federation, pki: Pki) -> N
     assert unauthorized.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
 
 
-def _problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == status
-
-
 def test_bad_requests_are_problems(client: TestClient, federation: Federation, pki: Pki) -> None:
     der = ocsp_request(issue_test_certificate(federation), pki.region)
-    _problem(_post(client, b"garbage"), 400)
-    _problem(client.post(OCSP_PATH, content=der, headers={"Content-Type": "text/plain"}), 415)
-    _problem(client.post(OCSP_PATH, content=der), 415)
-    _problem(_post(client, b"\x30" * (16 * 1024 + 1)), 413)
+    assert_problem(_post(client, b"garbage"), 400)
+    assert_problem(client.post(OCSP_PATH, content=der, headers={"Content-Type": "text/plain"}), 415)
+    assert_problem(client.post(OCSP_PATH, content=der), 415)
+    assert_problem(_post(client, b"\x30" * (16 * 1024 + 1)), 413)
     streamed = client.post(OCSP_PATH, content=iter([b"\x30" * 9000] * 2), headers=OCSP_REQUEST)
-    _problem(streamed, 413)
-    _problem(_post(client, der, "/api/v1/ca/990000/ocsp"), 404)
-    _problem(_post(client, der, "/api/v1/ca/root/ocsp"), 404)
-    _problem(client.get(f"{OCSP_PATH}/%%%%"), 400)
-    _problem(client.get(f"{OCSP_PATH}/{'A' * 30000}"), 414)
-    _problem(client.get(f"{OCSP_PATH}/" + quote(base64.b64encode(b"junk").decode())), 400)
-    _problem(client.get(f"/api/v1/ca/990000/ocsp/{base64.b64encode(der).decode()}"), 404)
+    assert_problem(streamed, 413)
+    assert_problem(_post(client, der, "/api/v1/ca/990000/ocsp"), 404)
+    assert_problem(_post(client, der, "/api/v1/ca/root/ocsp"), 404)
+    assert_problem(client.get(f"{OCSP_PATH}/%%%%"), 400)
+    assert_problem(client.get(f"{OCSP_PATH}/{'A' * 30000}"), 414)
+    assert_problem(client.get(f"{OCSP_PATH}/" + quote(base64.b64encode(b"junk").decode())), 400)
+    assert_problem(client.get(f"/api/v1/ca/990000/ocsp/{base64.b64encode(der).decode()}"), 404)
 
 
 def test_revocation_api(
@@ -298,18 +293,15 @@ def test_revocation_api(
     path = f"/api/v1/ca/{REGION}/certificates/{serial}/revoke"
     body = {"reason": "keyCompromise"}
 
-    def bearer(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
-
-    _problem(client.post(path, json=body), 401)
-    _problem(client.post(path, json=body, headers=bearer("not-a-token")), 401)
-    _problem(client.post(path, json=body, headers=bearer(operator_keys["440000"])), 403)
+    assert_problem(client.post(path, json=body), 401)
+    assert_problem(client.post(path, json=body, headers=bearer("not-a-token")), 401)
+    assert_problem(client.post(path, json=body, headers=bearer(operator_keys["440000"])), 403)
     own = bearer(operator_keys[REGION])
-    _problem(client.post(path, json={"reason": "removeFromCRL"}, headers=own), 422)
-    _problem(client.post(path, json={"reason": "keyCompromise", "x": 1}, headers=own), 422)
+    assert_problem(client.post(path, json={"reason": "removeFromCRL"}, headers=own), 422)
+    assert_problem(client.post(path, json={"reason": "keyCompromise", "x": 1}, headers=own), 422)
     missing = f"/api/v1/ca/{REGION}/certificates/5eed/revoke"
-    _problem(client.post(missing, json=body, headers=own), 404)
-    _problem(
+    assert_problem(client.post(missing, json=body, headers=own), 404)
+    assert_problem(
         client.post(f"/api/v1/ca/{REGION}/certificates/zz/revoke", json=body, headers=own), 400
     )
 
@@ -322,7 +314,7 @@ def test_revocation_api(
     )
     assert response.certificate_status is ocsp.OCSPCertStatus.REVOKED
     assert response.revocation_reason is x509.ReasonFlags.key_compromise
-    _problem(client.post(path, json=body, headers=own), 409)
+    assert_problem(client.post(path, json=body, headers=own), 409)
 
 
 # --- openssl against `govtrust serve` -------------------------------------------------------
@@ -352,7 +344,7 @@ def test_openssl_ocsp_against_a_live_server(
         revoked = httpx.post(
             f"{base}/api/v1/ca/{REGION}/certificates/{certificate.serial_number:x}/revoke",
             json={"reason": "keyCompromise"},
-            headers={"Authorization": f"Bearer {operator_keys[REGION]}"},
+            headers=bearer(operator_keys[REGION]),
             timeout=30,
         )
         assert revoked.status_code == 200, revoked.text

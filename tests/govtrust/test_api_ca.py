@@ -6,14 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
 from ca.profiles import subject_name
 from govtrust.app import create_app
+from tests.api_support import assert_problem, bearer, make_csr
 from tests.conftest import Federation
 
 SEAL_USCC = "113300003300010149"
@@ -31,25 +30,10 @@ def operator_tokens(federation: Federation) -> dict[str, str]:
     return {code: federation.staff_token(code) for code in ("330000", "440000")}
 
 
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def make_csr(subject: x509.Name, key: ec.EllipticCurvePrivateKey | None = None) -> str:
-    key = key or ec.generate_private_key(ec.SECP256R1())
-    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
-    return csr.public_bytes(Encoding.PEM).decode()
-
-
 def seal_subject(province: str = "浙江省", uscc: str = SEAL_USCC) -> x509.Name:
     return subject_name(
         "测试印章", organization="测试局", organization_identifier=uscc, province=province
     )
-
-
-def assert_problem(response: object, status: int) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
 
 
 def test_list_and_fetch_cas(client: TestClient) -> None:
@@ -85,7 +69,7 @@ def test_issue_from_csr(client: TestClient, operator_tokens: dict[str, str]) -> 
     response = client.post(
         "/api/v1/ca/330000/certificates",
         json={"profile": "seal", "csr": make_csr(seal_subject())},
-        headers=auth(operator_tokens["330000"]),
+        headers=bearer(operator_tokens["330000"]),
     )
     assert response.status_code == 201, response.text
     serial = response.json()["serial"]
@@ -104,9 +88,9 @@ def test_issue_needs_this_regions_operator(
 ) -> None:
     headers = {}
     if headers_for == "bogus":
-        headers = auth("not-a-real-token")
+        headers = bearer("not-a-real-token")
     elif headers_for:
-        headers = auth(operator_tokens[headers_for])
+        headers = bearer(operator_tokens[headers_for])
     response = client.post(
         "/api/v1/ca/330000/certificates",
         json={"profile": "seal", "csr": make_csr(seal_subject())},
@@ -116,7 +100,7 @@ def test_issue_needs_this_regions_operator(
 
 
 def test_issue_refuses_bad_csrs(client: TestClient, operator_tokens: dict[str, str]) -> None:
-    headers = auth(operator_tokens["330000"])
+    headers = bearer(operator_tokens["330000"])
     url = "/api/v1/ca/330000/certificates"
     good = make_csr(seal_subject())
     cases = {

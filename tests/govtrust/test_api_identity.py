@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from ca.profiles import subject_name
 from govtrust.app import create_app
 from identity.accounts import create_citizen, create_staff
+from tests.api_support import bearer
 from tests.conftest import Federation
 
 CITIZEN_ID = "11010519491231002X"
@@ -54,10 +55,6 @@ def sign_in(
 def operator_token(client: TestClient, accounts: dict, region: str) -> str:
     entry = accounts[region]["operator"]
     return str(sign_in(client, region, entry["login"], entry["password"])["access_token"])
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_sign_in_and_userinfo(client: TestClient, accounts: dict) -> None:

@@ -14,27 +14,14 @@ from fastapi.testclient import TestClient
 
 from ca.profiles import NATIONAL_ROOT, TRUST_LIST_SIGNER, Issuer, build_certificate, subject_name
 from govtrust.app import create_app
-from govtrust.devinit import dev_init
-from govtrust.runtime import Runtime
-from govtrust.settings import Settings
-from tests.conftest import TEST_PUBLIC_BASE_URL, Federation, assert_one_line_error, run_cli
+from tests.conftest import Federation, assert_one_line_error, private_federation, run_cli
 from verifier.timeutil import utc_now
 from verifier.trust_list import ServiceStatus, ServiceType, verify_trust_list
 
 
 @pytest.fixture(scope="module")
 def own(tmp_path_factory: pytest.TempPathFactory) -> Federation:
-    home = tmp_path_factory.mktemp("federation-lifecycle")
-    # Always SQLite in its own home: a second federation in the shared PostgreSQL database
-    # would reset the session's.
-    settings = Settings(
-        home=home,
-        database_url=f"sqlite:///{home / 'var' / 'own.db'}",
-        dev_mode=True,
-        public_base_url=TEST_PUBLIC_BASE_URL,
-    )
-    result = dev_init(settings, force=True)
-    return Federation(settings, Runtime(settings), result.root_fingerprint)
+    return private_federation(tmp_path_factory.mktemp("federation-lifecycle"))
 
 
 @pytest.fixture(scope="module")
