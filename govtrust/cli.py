@@ -15,6 +15,7 @@ from govtrust.cli_ca import register as register_operations
 from govtrust.cli_ceremony import register as register_ceremony
 from govtrust.cli_federation import federation_app
 from govtrust.cli_identity import identity_app
+from govtrust.cli_seal import seal_app
 from govtrust.settings import Settings
 from verifier.errors import InputError
 
@@ -34,6 +35,7 @@ app.add_typer(licence_app, name="licence")
 app.add_typer(ca_app, name="ca")
 app.add_typer(federation_app, name="federation")
 app.add_typer(identity_app, name="identity")
+app.add_typer(seal_app, name="seal")
 
 
 def _settings() -> Settings:
@@ -128,7 +130,7 @@ def licence_issue(
         licence = issue_licence(
             session,
             request,
-            sealer=SealingService.for_pdf(runtime.sealers),
+            sealer=SealingService.for_pdf(runtime),
             protector=runtime.data_protector,
         )
         _write_atomically(out, licence.pdf)

@@ -32,7 +32,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str], None]) -> No
         licence = issue_licence(
             session,
             IssueRequest("330000", "amr", "business-licence", DEMO_HOLDER, demo_holder_uscc()),
-            sealer=SealingService.for_pdf(runtime.sealers),
+            sealer=SealingService.for_pdf(runtime),
             protector=runtime.data_protector,
         )
         identifier, pdf = licence.identifier, licence.pdf

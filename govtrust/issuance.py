@@ -1,4 +1,8 @@
-"""Licence issuance as the product wires it: the registry records, the seal service seals."""
+"""Licence issuance as the product wires it: the registry records, the seal service seals.
+
+Each seal is timestamped by its own region's TSA and, from B-LT on, carries its region's
+OCSP answers and the root's CRL, so a co-seal from another region brings its own evidence.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from ca.authority import get_authority
-from licence_registry.lifecycle import LicenceContent
+from ca.models import Department, IssuedCertificate
+from govtrust.runtime import Runtime
+from licence_registry.lifecycle import LicenceContent, find_department
+from seal_service.evidence import validation_material
 from seal_service.render import LicenceDocument, LicenceRenderer, PdfLicenceRenderer
-from seal_service.seals import SealerPool, active_seal
+from seal_service.sealing import PadesLevel, SealOptions, ValidationMaterial
+from seal_service.seals import active_seal
 from verifier.identifiers import HolderIdType
 
 HOLDER_ID_LABELS = {
@@ -22,12 +30,14 @@ HOLDER_ID_LABELS = {
 class SealingService:
     """Renders a licence and seals it with the issuing department's active seal."""
 
-    sealers: SealerPool
+    runtime: Runtime
     renderer: LicenceRenderer
+    # Overrides the licence type's own level (`govtrust licence issue --level`).
+    level: PadesLevel | None = None
 
     @classmethod
-    def for_pdf(cls, sealers: SealerPool) -> SealingService:
-        return cls(sealers=sealers, renderer=PdfLicenceRenderer())
+    def for_pdf(cls, runtime: Runtime, level: PadesLevel | None = None) -> SealingService:
+        return cls(runtime=runtime, renderer=PdfLicenceRenderer(), level=level)
 
     def __call__(self, session: Session, content: LicenceContent) -> bytes:
         department = content.department
@@ -43,11 +53,55 @@ class SealingService:
             issued_on=content.valid_from,
             valid_until=content.valid_until,
         )
-        seal = active_seal(session, department)
-        sealer = self.sealers.sealer_for(session, seal)
-        return sealer.seal(
+        return self._seal(
+            session,
+            department,
             self.renderer.render(document),
-            box=self.renderer.seal_box,
             reason=f"{content.licence_type.title} {content.identifier}",
-            location=region.name,
+            level=self.level or PadesLevel(content.licence_type.pades_level),
+            seal_slots=(self.renderer.seal_box,),
         )
+
+    def co_seal(self, session: Session, pdf: bytes, region: str, department_code: str) -> bytes:
+        """Add `department_code`'s seal (of `region`) to an already sealed licence, in the
+        next free seal position; the earlier seals stay valid."""
+        department = find_department(session, region, department_code)
+        return self._seal(
+            session,
+            department,
+            pdf,
+            reason=f"会签 / co-sealed by {department.name}",
+            level=self.level or PadesLevel.B_T,
+            seal_slots=(),
+        )
+
+    def _seal(
+        self,
+        session: Session,
+        department: Department,
+        pdf: bytes,
+        *,
+        reason: str,
+        level: PadesLevel,
+        seal_slots: tuple[tuple[float, float, float, float], ...],
+    ) -> bytes:
+        runtime = self.runtime
+        region_code = department.region_code
+        seal = active_seal(session, department)
+        sealer = runtime.sealers.sealer_for(session, seal)
+        tsa = runtime.tsa(region_code)
+        validation = ValidationMaterial()
+        if level.embeds_validation_data:
+            seal_certificate = session.get_one(IssuedCertificate, seal.certificate_id).certificate
+            validation = validation_material(
+                session, seal_certificate, tsa, runtime.ocsp_responder(region_code)
+            )
+        options = SealOptions(
+            reason=reason,
+            location=get_authority(session, region_code).name,
+            timestamp=tsa.respond,
+            level=level,
+            seal_slots=seal_slots,
+            validation=validation,
+        )
+        return sealer.seal(pdf, options)

@@ -11,6 +11,7 @@ from licence_registry.errors import RegistryError
 from verifier.identifiers import HolderIdType, validate_uscc
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.json")
+PADES_LEVELS = ("B-T", "B-LT", "B-LTA")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class LicenceType:
     department: str
     holder_id_types: tuple[HolderIdType, ...]
     validity_years: int | None
+    # The PAdES baseline level its PDF is sealed at, unless overridden per issuance.
+    pades_level: str
 
 
 @cache
@@ -43,8 +46,15 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> dict[str, LicenceType]:
             department=entry["department"],
             holder_id_types=tuple(HolderIdType(t) for t in entry["holder_id_types"]),
             validity_years=entry["validity_years"],
+            pades_level=_pades_level(name, entry.get("pades_level", "B-T")),
         )
     return catalogue
+
+
+def _pades_level(name: str, level: str) -> str:
+    if level not in PADES_LEVELS:
+        raise ValueError(f"catalogue {name}: pades_level must be one of {', '.join(PADES_LEVELS)}")
+    return level
 
 
 def licence_type(name: str) -> LicenceType:

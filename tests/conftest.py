@@ -21,6 +21,7 @@ from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 from identity.signin import ACR_PASSWORD, API_AUDIENCE
 from licence_registry.lifecycle import IssueRequest, issue_licence
+from seal_service.sealing import PadesLevel
 from verifier.identifiers import make_uscc
 from verifier.timeutil import utc_now
 from verifier.trust_list import TrustList, verify_trust_list
@@ -78,14 +79,16 @@ class Federation:
         region: str = "330000",
         department: str = "amr",
         licence_type: str = "business-licence",
+        level: PadesLevel | None = None,
     ) -> tuple[str, bytes]:
-        """Issue and seal one licence; return its identifier and PDF."""
+        """Issue and seal one licence (at the type's own PAdES level unless `level` says);
+        return its identifier and PDF."""
         holder_id = holder_id or make_uscc("9", "1", "330100", "MA2B3C4D")
         with self.runtime.database.transaction() as session:
             licence = issue_licence(
                 session,
                 IssueRequest(region, department, licence_type, holder_name, holder_id),
-                sealer=SealingService.for_pdf(self.runtime.sealers),
+                sealer=SealingService.for_pdf(self.runtime, level),
                 protector=self.runtime.data_protector,
             )
             return licence.identifier, licence.pdf

@@ -23,11 +23,15 @@ from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
-from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko.sign.validation.status import (
+    DocumentTimestampStatus,
+    PdfSignatureStatus,
+    SignatureCoverageLevel,
+)
 from pyhanko_certvalidator import ValidationContext
 
 from verifier.certs import sha256_fingerprint, subject_attribute
@@ -117,6 +121,7 @@ def verify_pdf(data: bytes, trust_list: TrustList, *, at: datetime) -> PdfReport
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = list(reader.embedded_regular_signatures)
+        document_timestamps = list(reader.embedded_timestamp_signatures)
     except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise InputError(f"PDF cannot be parsed ({type(exc).__name__})") from None
 
@@ -129,19 +134,30 @@ def verify_pdf(data: bytes, trust_list: TrustList, *, at: datetime) -> PdfReport
 
     if not signatures:
         return report(Verdict.INVALID, Indication.NO_SIGNATURE, "the document carries no seal")
-    services = [s for s in trust_list.services(ServiceType.SEAL_CA) if s.granted_at(at)]
+    tail_problem = _tail_problem(data)
+    if tail_problem:
+        return report(Verdict.INVALID, Indication.HASH_FAILURE, tail_problem)
+    everything = sorted(
+        [*signatures, *document_timestamps], key=lambda s: int(s.sig_object["/ByteRange"][2])
+    )
     region_names = {r.code: r.name for r in trust_list.regions}
     seals = tuple(
         _check_seal(
-            data, signature, services, region_names, at, is_last=index == len(signatures) - 1
+            data, signature, trust_list, region_names, at, is_last=signature is everything[-1]
         )
-        for index, signature in enumerate(signatures)
+        for signature in signatures
     )
     failed = next((s for s in seals if s.verdict is not Verdict.VALID), None)
     if failed is not None:
         return report(
             failed.verdict, failed.indication, f"{failed.field_name}: {failed.reason}", seals
         )
+    for stamp in document_timestamps:
+        problem = _document_timestamp_problem(
+            data, stamp, trust_list, at, is_last=stamp is everything[-1]
+        )
+        if problem:
+            return report(Verdict.INVALID, Indication.HASH_FAILURE, problem, seals)
     if trust_list.is_stale(at):
         return report(
             Verdict.INDETERMINATE,
@@ -157,7 +173,7 @@ def verify_pdf(data: bytes, trust_list: TrustList, *, at: datetime) -> PdfReport
 def _check_seal(
     data: bytes,
     signature: EmbeddedPdfSignature,
-    services: list[TrustedService],
+    trust_list: TrustList,
     region_names: dict[str, str],
     at: datetime,
     *,
@@ -182,32 +198,42 @@ def _check_seal(
             ),
             region_code=service.region_code if service else None,
             region_name=region_names.get(service.region_code) if service else None,
-            signing_time=status.signer_reported_dt if status else None,
-            timestamped=bool(status and status.timestamp_validity),
+            signing_time=_signing_time(status) if status else None,
+            timestamped=bool(status and _trusted_timestamp(status)),
             verdict=verdict,
             indication=indication,
             reason=reason,
         )
 
-    byte_range_problem = _byte_range_problem(data, signature, is_last=is_last)
+    byte_range_problem = _byte_range_problem(data, signature)
     if byte_range_problem:
         return seal(Verdict.INVALID, Indication.HASH_FAILURE, byte_range_problem)
     if signer is None:
         return seal(Verdict.INVALID, Indication.FORMAT_FAILURE, "signature names no signer")
-    context = ValidationContext(
-        trust_roots=[_asn1(c) for s in services for c in s.certificates],
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        moment=at,
-    )
+    # A trusted signature timestamp proves when the seal was made: the seal CA must have been
+    # granted, and the certificate valid, then. Without one, only "now" is proven.
     try:
-        status = validate_pdf_signature(signature, context, key_usage_settings=SEAL_KEY_USAGE)
+        status = _validate_seal(signature, trust_list, at)
+        signing_time = _trusted_timestamp(status)
+        if signing_time is not None:
+            status = _validate_seal(signature, trust_list, signing_time)
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
         return seal(
             Verdict.INVALID,
             Indication.FORMAT_FAILURE,
             f"signature cannot be validated ({type(exc).__name__})",
         )
+    stamp = status.timestamp_validity
+    if stamp is not None and not (stamp.intact and stamp.valid):
+        return seal(
+            Verdict.INVALID,
+            Indication.HASH_FAILURE,
+            "the signature timestamp does not match the signature",
+            status=status,
+        )
+    services = [
+        s for s in trust_list.services(ServiceType.SEAL_CA) if s.granted_at(signing_time or at)
+    ]
     if not status.intact:
         return seal(
             Verdict.INVALID,
@@ -230,33 +256,121 @@ def _check_seal(
             "seal certificate does not chain to a seal CA granted in the trust list",
             status=status,
         )
-    if is_last and status.coverage is not SignatureCoverageLevel.ENTIRE_FILE:
+    if not _only_allowed_changes_after(status, is_last=is_last) or status.docmdp_ok is False:
         return seal(
             Verdict.INVALID,
-            Indication.HASH_FAILURE,
-            "the last seal does not cover the whole file",
+            Indication.FORMAT_FAILURE,
+            "the document was changed after this seal beyond what it allows",
             service,
             status,
         )
-    if not is_last:
-        level = status.modification_level
-        if (
-            status.coverage < SignatureCoverageLevel.ENTIRE_REVISION
-            or level is None
-            or (level > ModificationLevel.FORM_FILLING)
-            or status.docmdp_ok is False
-        ):
-            return seal(
-                Verdict.INVALID,
-                Indication.FORMAT_FAILURE,
-                "the document was changed after this seal beyond what it allows",
-                service,
-                status,
-            )
     return seal(Verdict.VALID, Indication.TOTAL_PASSED, "seal valid", service, status)
 
 
-def _byte_range_problem(data: bytes, signature: EmbeddedPdfSignature, *, is_last: bool) -> str:
+def _validation_context(
+    trust_list: TrustList, service_type: ServiceType, moment: datetime
+) -> ValidationContext:
+    """Anchors: only the certificates of services of `service_type` granted at `moment`."""
+    return ValidationContext(
+        trust_roots=[
+            _asn1(c)
+            for s in trust_list.services(service_type)
+            if s.granted_at(moment)
+            for c in s.certificates
+        ],
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        moment=moment,
+    )
+
+
+def _validate_seal(
+    signature: EmbeddedPdfSignature, trust_list: TrustList, moment: datetime
+) -> PdfSignatureStatus:
+    return validate_pdf_signature(
+        signature,
+        _validation_context(trust_list, ServiceType.SEAL_CA, moment),
+        ts_validation_context=_validation_context(trust_list, ServiceType.TSA, moment),
+        key_usage_settings=SEAL_KEY_USAGE,
+    )
+
+
+def _trusted_timestamp(status: PdfSignatureStatus) -> datetime | None:
+    """The time a valid signature timestamp from a trust-listed TSA proves, if any."""
+    stamp = status.timestamp_validity
+    if stamp is None or not (stamp.intact and stamp.valid and stamp.trusted):
+        return None
+    return stamp.timestamp
+
+
+def _signing_time(status: PdfSignatureStatus) -> datetime | None:
+    return _trusted_timestamp(status) or status.signer_reported_dt
+
+
+def _document_timestamp_problem(
+    data: bytes,
+    stamp: EmbeddedPdfSignature,
+    trust_list: TrustList,
+    at: datetime,
+    *,
+    is_last: bool,
+) -> str:
+    """A document timestamp (B-LTA) must be intact, from a trust-listed TSA, and followed
+    only by what may follow a signature in its place."""
+    name = stamp.field_name
+    problem = _byte_range_problem(data, stamp)
+    if problem:
+        return f"{name}: {problem}"
+    try:
+        status = validate_pdf_timestamp(stamp, _validation_context(trust_list, ServiceType.TSA, at))
+    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
+        return f"{name}: document timestamp cannot be validated ({type(exc).__name__})"
+    if not (status.intact and status.valid):
+        return f"{name}: the document timestamp does not match the document"
+    if not status.trusted:
+        return f"{name}: the document timestamp is not from a TSA granted in the trust list"
+    if not _only_allowed_changes_after(status, is_last=is_last):
+        return f"{name}: the document was changed after its timestamp"
+    return ""
+
+
+def _only_allowed_changes_after(
+    status: PdfSignatureStatus | DocumentTimestampStatus, *, is_last: bool
+) -> bool:
+    """What may follow a signature: after the last one (seal or document timestamp) only
+    validation data (a DSS, B-LT); after an earlier seal also form filling and co-seals."""
+    if status.coverage is SignatureCoverageLevel.ENTIRE_FILE:
+        return True
+    level = status.modification_level
+    allowed = ModificationLevel.LTA_UPDATES if is_last else ModificationLevel.FORM_FILLING
+    return (
+        status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
+        and level is not None
+        and level <= allowed
+    )
+
+
+def _tail_problem(data: bytes) -> str:
+    """The file must end where its last revision ends: after the last startxref's xref
+    section comes exactly one startxref and one %%EOF. pyHanko ignores anything else there,
+    which no signature covers and no diff analysis sees."""
+    unaccounted = "bytes at the end of the file belong to no revision: nothing signs them"
+    if not data.rstrip(b"\r\n").endswith(b"%%EOF"):
+        return unaccounted
+    keyword = data.rfind(b"startxref")
+    try:
+        xref_offset = int(data[keyword:].split()[1])
+    except (IndexError, ValueError):
+        return unaccounted
+    if keyword < 0 or not 0 < xref_offset < keyword:
+        return unaccounted
+    last_revision = data[xref_offset:]
+    if last_revision.count(b"startxref") != 1 or last_revision.count(b"%%EOF") != 1:
+        return unaccounted
+    return ""
+
+
+def _byte_range_problem(data: bytes, signature: EmbeddedPdfSignature) -> str:
     """The signed ranges must be [0, a) and [b, b+c), the gap exactly `<hex of /Contents>`."""
     try:
         byte_range = [int(v) for v in signature.sig_object["/ByteRange"]]
@@ -269,8 +383,14 @@ def _byte_range_problem(data: bytes, signature: EmbeddedPdfSignature, *, is_last
     end = second_start + second_len
     if start != 0 or first_len <= 0 or second_start <= first_len or second_len < 0:
         return "/ByteRange is malformed"
-    if end > len(data) or (is_last and end != len(data)):
-        return "/ByteRange does not end exactly at the end of the file"
+    if end > len(data):
+        return "/ByteRange reaches beyond the end of the file"
+    # A signature signs whole revisions: its range ends at a revision's %%EOF, which is the
+    # end of the file unless later revisions (co-seals, DSS, timestamps) follow.
+    if not data[:end].rstrip(b"\r\n").endswith(b"%%EOF") or (
+        end < len(data) and data[end : end + 1] in (b"\r", b"\n")
+    ):
+        return "/ByteRange does not end at the end of the file or of a revision"
     gap = data[first_len:second_start]
     if gap[:1] != b"<" or gap[-1:] != b">":
         return "the bytes left unsigned are not the signature's hex string"

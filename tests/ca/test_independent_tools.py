@@ -21,7 +21,7 @@ from ca.authority import ROOT_CODE, get_authority, load_issuer
 from ca.models import Authority, IssuedCertificate
 from ca.profiles import DOCUMENT_SIGNING_EKU, REGION_CA, SEAL, build_certificate
 from seal_service.seal_image import render_seal_image
-from seal_service.sealing import PdfSealer, SealMaterial
+from seal_service.sealing import PadesLevel, PdfSealer, SealMaterial, SealOptions
 from tests.conftest import Federation
 from tests.tools import require_tool
 
@@ -207,12 +207,10 @@ def _nss_db(directory: Path, *trusted: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def licences(
-    federation: Federation, issued_licence: tuple[str, bytes], pki: Pki
-) -> dict[str, Path]:
-    """The session's licence; a tampered copy; and the licence co-sealed (invisibly) by a control
+def licences(federation: Federation, pki: Pki) -> dict[str, Path]:
+    """A B-T licence; a tampered copy; and the licence co-sealed (invisibly) by a control
     certificate from the genuine 330000 CA that also carries the emailProtection EKU."""
-    genuine = issued_licence[1]
+    genuine = federation.issue("杭州云栖数字科技有限公司", level=PadesLevel.B_T)[1]
     tampered = bytearray(genuine)
     tampered[genuine.index(b"stream\n") + 40] ^= 0x01
     with federation.runtime.database.transaction() as session:
@@ -227,7 +225,8 @@ def licences(
         issuer=issuer,
     )
     material = SealMaterial(control, key, (issuer.certificate,), render_seal_image("测试"), "x")
-    co_sealed = PdfSealer(material).seal(genuine, box=(0, 0, 0, 0), reason="r", location="l")
+    options = SealOptions("r", "l", federation.runtime.tsa("330000").respond)
+    co_sealed = PdfSealer(material).seal(genuine, options)
     paths = {"genuine": genuine, "tampered": bytes(tampered), "co-sealed": co_sealed}
     paths["appended"] = genuine + b"% appended after %%EOF\n"
     for label, data in paths.items():

@@ -35,8 +35,14 @@ from ca.profiles import (
 )
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
+from seal_service.render import SEAL_BOX
+from seal_service.seal_image import render_seal_image
+from seal_service.sealing import PadesLevel, PdfSealer, SealMaterial, SealOptions
 from tests.conftest import Federation
 from tests.tools import REQUIRE_TOOLS_ENV, require_tool
+from verifier.pdf import verify_pdf
+from verifier.report import Verdict
+from verifier.timeutil import utc_now
 
 MODULE_ENV = "GOVTRUST_PKCS11_MODULE"
 MODULE_PATHS = (
@@ -380,3 +386,39 @@ def test_runtime_makes_new_keys_in_the_hsm_and_resolves_both_backends(
     public = row.certificate.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
     verify(public, key.sign(DATA, ec.ECDSA(hashes.SHA256())))  # type: ignore[call-arg]
+
+
+def test_a_seal_key_in_the_hsm_seals_a_licence_the_verifier_accepts(
+    hsm: Hsm, federation: Federation
+) -> None:
+    """PAdES B-T with the signature made on the token (the key never leaves it)."""
+    store = hsm.open()
+    runtime = federation.runtime
+    subject = subject_name(
+        "浙江省市场监督管理局电子印章 (HSM)",
+        organization="浙江省市场监督管理局",
+        organization_identifier="113300003300010149",
+        province="浙江省",
+    )
+    with runtime.database.transaction() as session:
+        issuer = load_issuer(session, runtime.key_stores, "330000")
+        row = issue_with_new_key(
+            session, store, "330000/amr/seal-hsm", "330000", issuer, SEAL, subject
+        )
+    key = store.private_key("330000/amr/seal-hsm")
+    assert isinstance(key, Pkcs11PrivateKey)
+    sealer = PdfSealer(
+        SealMaterial(
+            row.certificate,
+            key,
+            (issuer.certificate,),
+            render_seal_image("浙江省市场监督管理局"),
+            "x",
+        )
+    )
+    _, issued = federation.issue(level=PadesLevel.B_T)
+    unsealed = issued[: issued.index(b"%%EOF") + 6]  # the rendered page, before any seal
+    options = SealOptions("test", "浙江省", runtime.tsa("330000").respond, seal_slots=(SEAL_BOX,))
+    report = verify_pdf(sealer.seal(unsealed, options), federation.trust_list(), at=utc_now())
+    assert report.verdict is Verdict.VALID, report.reason
+    assert report.seals[0].signer == row.certificate.subject.rfc4514_string()

@@ -250,13 +250,13 @@ def test_serials_strictly_increase_over_50_requests(client: TestClient) -> None:
 def test_serials_are_unique_across_two_authorities_sharing_the_database(
     federation: Federation,
 ) -> None:
-    """Two TSAs on separate engines (as two processes would be), with small blocks so that
-    they refill often, racing from four threads each."""
+    """Two TSAs on separate engines (as two processes would be), racing from four threads
+    each."""
     key_store = federation.runtime.key_store
     other_database = Database(federation.settings.effective_database_url)
     authorities = [
-        load_tsa(federation.runtime.database.transaction, key_store, "440000", block_size=7),
-        load_tsa(other_database.transaction, key_store, "440000", block_size=5),
+        load_tsa(federation.runtime.database.transaction, key_store, "440000"),
+        load_tsa(other_database.transaction, key_store, "440000"),
     ]
     per_thread: list[list[tuple[int, int]]] = [[] for _ in range(8)]
 
@@ -280,12 +280,11 @@ def test_serials_are_unique_across_two_authorities_sharing_the_database(
         assert serials == sorted(serials)
 
 
-def test_serial_allocator_reserves_blocks_above_each_other(federation: Federation) -> None:
-    transaction = federation.runtime.database.transaction
-    first = SerialAllocator(transaction, "tsa:test-blocks", block_size=3)
-    second = SerialAllocator(transaction, "tsa:test-blocks", block_size=3)
-    taken = [first.next(), second.next(), first.next(), first.next(), first.next()]
-    assert taken == [1, 4, 2, 3, 7]
+def test_serial_allocator_never_repeats_within_a_nanosecond() -> None:
+    allocator = SerialAllocator()
+    serials = [allocator.next() for _ in range(10_000)]
+    assert all(a < b for a, b in itertools.pairwise(serials))
+    assert all(0 < s < 2**159 for s in serials)  # RFC 3161: at most 160 bits, positive
 
 
 # --- request fields -----------------------------------------------------------------------------
@@ -462,7 +461,7 @@ def test_tsa_uses_its_key_only_to_sign_and_checks_it_matches(
     tsa = federation.runtime.tsa(REGION)
     key = federation.runtime.key_store.private_key(f"{REGION}/tsa")
     assert isinstance(key, ec.EllipticCurvePrivateKey)
-    allocator = SerialAllocator(federation.runtime.database.transaction, "tsa:test-hsm")
+    allocator = SerialAllocator()
     hsm_like = TimeStampAuthority(tsa.certificate, _SignOnlyKey(key), tsa.chain, allocator)
     assert _tst_info(TimeStampResp.load(hsm_like.respond(_request())))["serial_number"].native
     with pytest.raises(CaError, match="does not match"):
