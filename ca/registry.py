@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ca.authority import get_authority, issue_certificate
 from ca.errors import CaError
-from ca.models import Authority, IssuedCertificate
+from ca.models import Authority, Department, IssuedCertificate
 from ca.profiles import PROFILES, REGION_CA, Issuer
 from verifier.errors import NotFoundError
 from verifier.identifiers import validate_uscc
@@ -138,3 +138,17 @@ def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
         return None
     value = values[0].value
     return value if isinstance(value, str) else None
+
+
+class UnknownDepartment(CaError, NotFoundError):
+    """No department with that code in that region."""
+
+
+def find_department(session: Session, region: str, code: str) -> Department:
+    """A region's department by its code (e.g. 330000 / amr)."""
+    department = session.scalars(
+        select(Department).where(Department.region_code == region, Department.code == code)
+    ).first()
+    if department is None:
+        raise UnknownDepartment(f"region {region} has no department {code!r}")
+    return department

@@ -16,6 +16,8 @@ from govtrust.cli_ceremony import register as register_ceremony
 from govtrust.cli_federation import federation_app
 from govtrust.cli_identity import identity_app
 from govtrust.cli_seal import seal_app
+from govtrust.cli_sealing import LevelOption, check_out, write_atomically
+from govtrust.cli_sealing import register as register_sealing
 from govtrust.settings import Settings
 from verifier.errors import InputError
 
@@ -35,6 +37,7 @@ app.add_typer(licence_app, name="licence")
 app.add_typer(ca_app, name="ca")
 app.add_typer(federation_app, name="federation")
 app.add_typer(identity_app, name="identity")
+register_sealing(seal_app)
 app.add_typer(seal_app, name="seal")
 
 
@@ -114,33 +117,24 @@ def licence_issue(
     holder_name: Annotated[str, typer.Option(help="holder's name")],
     holder_id: Annotated[str, typer.Option(help="USCC or citizen ID number")],
     out: Annotated[Path, typer.Option(help="where to write the sealed PDF")],
+    level: LevelOption = None,
 ) -> None:
     """Issue a licence, seal its PDF, write it to --out and print its number."""
     from govtrust.issuance import SealingService
     from govtrust.runtime import Runtime
     from licence_registry.lifecycle import IssueRequest, issue_licence
 
-    if out.exists() and out.is_dir():
-        raise InputError(f"--out {out} is a directory")
-    if not out.parent.exists():
-        raise InputError(f"--out: folder {out.parent} does not exist")
+    check_out(out)
     runtime = Runtime(_settings())
     request = IssueRequest(region, department, licence_type, holder_name, holder_id)
-    with runtime.database.transaction() as session:
-        licence = issue_licence(
-            session,
-            request,
-            sealer=SealingService.for_pdf(runtime),
-            protector=runtime.data_protector,
-        )
-        _write_atomically(out, licence.pdf)
-        typer.echo(licence.identifier)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    licence = issue_licence(
+        runtime.database.transaction,
+        request,
+        sealer=SealingService.for_pdf(runtime, level),
+        protector=runtime.data_protector,
+    )
+    write_atomically(out, licence.pdf)
+    typer.echo(licence.identifier)
 
 
 @licence_app.command("revoke")

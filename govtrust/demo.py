@@ -28,14 +28,13 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str], None]) -> No
     say(f"1. Federation ready. National root SHA-256: {result.root_fingerprint}")
 
     runtime = Runtime(settings)
-    with runtime.database.transaction() as session:
-        licence = issue_licence(
-            session,
-            IssueRequest("330000", "amr", "business-licence", DEMO_HOLDER, demo_holder_uscc()),
-            sealer=SealingService.for_pdf(runtime),
-            protector=runtime.data_protector,
-        )
-        identifier, pdf = licence.identifier, licence.pdf
+    licence = issue_licence(
+        runtime.database.transaction,
+        IssueRequest("330000", "amr", "business-licence", DEMO_HOLDER, demo_holder_uscc()),
+        sealer=SealingService.for_pdf(runtime),
+        protector=runtime.data_protector,
+    )
+    identifier, pdf = licence.identifier, licence.pdf
     licence_path = out / "licence.pdf"
     licence_path.write_bytes(pdf)
     say(f"2. 浙江省市场监督管理局 (330000/amr) issued and sealed business licence {identifier}")

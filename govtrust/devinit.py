@@ -46,7 +46,7 @@ from govtrust.published import write_trust_list_file
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 from identity.dev_accounts import create_dev_accounts
-from seal_service.seals import create_seal
+from seal_service.lifecycle import make_seal
 from verifier.certs import sha256_fingerprint
 from verifier.identifiers import make_uscc
 from verifier.trust_list import ServiceType
@@ -178,9 +178,7 @@ def dev_init(
                 )
                 session.add(department)
                 session.flush()
-                create_seal(
-                    session, runtime.key_store, region.code, issuer, department, region.name
-                )
+                make_seal(session, runtime.key_store, issuer, department)
             publish_crl(session, region.code, issuer)
 
         progress("demo accounts per role and region (DEV): var/dev-accounts.json")

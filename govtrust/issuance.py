@@ -12,13 +12,18 @@ from sqlalchemy.orm import Session
 
 from ca.authority import get_authority
 from ca.models import Department, IssuedCertificate
+from ca.registry import find_department
 from govtrust.runtime import Runtime
-from licence_registry.lifecycle import LicenceContent, find_department
+from licence_registry.lifecycle import LicenceContent
+from seal_service.errors import SealError
 from seal_service.evidence import validation_material
+from seal_service.lifecycle import usable_seal
 from seal_service.render import LicenceDocument, LicenceRenderer, PdfLicenceRenderer
 from seal_service.sealing import PadesLevel, SealOptions, ValidationMaterial
-from seal_service.seals import active_seal
 from verifier.identifiers import HolderIdType
+from verifier.pdf import verify_pdf
+from verifier.report import Verdict
+from verifier.timeutil import utc_now
 
 HOLDER_ID_LABELS = {
     HolderIdType.CITIZEN_ID: "公民身份号码",
@@ -63,15 +68,19 @@ class SealingService:
         )
 
     def co_seal(self, session: Session, pdf: bytes, region: str, department_code: str) -> bytes:
-        """Add `department_code`'s seal (of `region`) to an already sealed licence, in the
-        next free seal position; the earlier seals stay valid."""
+        """Add `department_code`'s seal (of `region`) to a sealed licence that verifies as
+        valid, in its next free seal position; the earlier seals stay valid. B-LT unless
+        the service was made for another level, so the co-seal carries its own evidence."""
         department = find_department(session, region, department_code)
+        report = verify_pdf(pdf, self.runtime.trust_list(), at=utc_now())
+        if report.verdict is not Verdict.VALID:
+            raise SealError(f"only a valid licence is co-sealed; this one is not: {report.reason}")
         return self._seal(
             session,
             department,
             pdf,
             reason=f"会签 / co-sealed by {department.name}",
-            level=self.level or PadesLevel.B_T,
+            level=self.level or PadesLevel.B_LT,
             seal_slots=(),
         )
 
@@ -87,7 +96,7 @@ class SealingService:
     ) -> bytes:
         runtime = self.runtime
         region_code = department.region_code
-        seal = active_seal(session, department)
+        seal = usable_seal(session, department)
         sealer = runtime.sealers.sealer_for(session, seal)
         tsa = runtime.tsa(region_code)
         validation = ValidationMaterial()

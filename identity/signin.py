@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from ca.data_protection import DataProtector
+from ca.models import Department
 from identity.accounts import authenticate, federation_subject
 from identity.errors import IdentityError, RefreshTokenInvalid
 from identity.models import Account
@@ -38,6 +39,13 @@ class TokenSet:
 def token_roles(account: Account) -> list[str]:
     """Staff carry their roles; a citizen or legal person carries what they are."""
     return list(account.role_list) if account.role_list else [str(account.kind)]
+
+
+def account_department(session: Session, account: Account) -> str | None:
+    """The code of the department a staff account acts for, if any."""
+    if account.department_id is None:
+        return None
+    return session.get_one(Department, account.department_id).code
 
 
 def grant(
@@ -69,7 +77,11 @@ def grant(
     else:
         raise UnsupportedGrant("grant_type must be password or refresh_token")
     access = issuer.issue(
-        federation_subject(protector, account), audience, token_roles(account), ACR_PASSWORD
+        federation_subject(protector, account),
+        audience,
+        token_roles(account),
+        ACR_PASSWORD,
+        department=account_department(session, account),
     )
     return TokenSet(access, next_refresh, int(DEFAULT_LIFETIME.total_seconds()))
 

@@ -48,11 +48,12 @@ class IdentityTokenIssuer:
         roles: list[str],
         acr: str,
         *,
+        department: str | None = None,
         lifetime: timedelta = DEFAULT_LIFETIME,
         now: datetime | None = None,
     ) -> str:
         """A signed identity token for `subject` (a pseudonymous identifier, never an ID
-        number), valid for `lifetime` from `now`."""
+        number), valid for `lifetime` from `now`; `department` for staff who act for one."""
         if not timedelta(0) < lifetime <= MAX_LIFETIME:
             raise InputError(f"identity token lifetime must be within {MAX_LIFETIME}")
         if not subject or not audience or not acr:
@@ -71,6 +72,8 @@ class IdentityTokenIssuer:
             "region": self.region,
             "roles": list(roles),
         }
+        if department is not None:
+            claims["department"] = department
         return jose.sign_compact(
             jose.encode_claims(claims),
             self.private_key,

@@ -39,6 +39,9 @@ class Licence(Base):
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     pdf_sha256: Mapped[str] = mapped_column(String(64))
+    # The client's key for the request that issued it: a retried request or a rerun batch
+    # gets this licence back instead of a second one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
 
 
 class LicenceEvent(Base):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import io
 import math
+import struct
 import threading
 
 import pylopdf_fonts_zh_cn
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
+from seal_service.errors import SealError
 from verifier.errors import InputError
 
 SEAL_RED: tuple[int, int, int] = (230, 0, 18)
@@ -156,3 +158,142 @@ def render_seal_image(department_name: str, *, size_px: int = 600) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+# --- uploaded seal images -------------------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 1024 * 1024
+MIN_UPLOAD_PX = 200
+MAX_UPLOAD_PX = 2000
+# Checked from the PNG header before Pillow decodes a byte: a few KiB of zlib can declare
+# gigabytes of pixels. Pillow's own limit (Image.MAX_IMAGE_PIXELS) is process-wide and far
+# higher, and lowering it would also limit every other image the process handles.
+MAX_UPLOAD_PIXELS = MAX_UPLOAD_PX * MAX_UPLOAD_PX
+MAX_ASPECT_DIFFERENCE = 0.10
+# A round stamp leaves about 21% of its square transparent in the corners; a stamp that is
+# nearly all opaque would hide the licence text beneath it.
+MIN_TRANSPARENT_FRACTION = 0.10
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_OTHER_FORMATS = (
+    (b"\xff\xd8\xff", "a JPEG"),
+    (b"GIF87a", "a GIF"),
+    (b"GIF89a", "a GIF"),
+    (b"BM", "a BMP"),
+    (b"%PDF", "a PDF"),
+)
+
+
+class SealImageError(SealError):
+    """An uploaded seal image was refused; the message says why."""
+
+
+def validate_seal_image(data: bytes) -> bytes:
+    """Check an uploaded seal image and return it normalised: an RGBA PNG with no metadata.
+
+    Refused: more than 1 MiB; anything but a PNG; a header declaring more pixels than a seal
+    image may have (checked before decoding); a file Pillow cannot verify and decode; sides
+    outside 200-2000 px or more than 10% from square; no alpha channel; too few fully
+    transparent pixels; nothing visible at all.
+    """
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise SealImageError(
+            f"seal image is {len(data)} bytes; at most {MAX_UPLOAD_BYTES} (1 MiB) are accepted"
+        )
+    width, height = _png_header_size(data)
+    if width * height > MAX_UPLOAD_PIXELS:
+        raise SealImageError(
+            f"seal image header declares {width}x{height} pixels, more than the "
+            f"{MAX_UPLOAD_PIXELS} a seal image may have (a decompression bomb?); not decoded"
+        )
+    _check_dimensions(width, height)
+    image = _decode(data)
+    if image.size != (width, height):
+        raise SealImageError("seal image is not a valid PNG: its size changed while decoding")
+    rgba = _with_alpha(image)
+    _check_transparency(rgba)
+    # A fresh image carries none of the upload's chunks (text, EXIF, ICC, timestamps).
+    clean = Image.frombytes("RGBA", rgba.size, rgba.tobytes())
+    out = io.BytesIO()
+    clean.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _png_header_size(data: bytes) -> tuple[int, int]:
+    if not data.startswith(_PNG_SIGNATURE):
+        for magic, name in _OTHER_FORMATS:
+            if data.startswith(magic):
+                raise SealImageError(
+                    f"seal image is {name} file, not a PNG (renaming a file does not convert it)"
+                )
+        raise SealImageError("seal image is not a PNG file (no PNG signature)")
+    # RFC 2083: the IHDR chunk comes first, 13 bytes of data starting with width and height.
+    if len(data) < 33 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
+        raise SealImageError("seal image is not a valid PNG: no IHDR header after the signature")
+    width, height = struct.unpack(">II", data[16:24])
+    if width == 0 or height == 0:
+        raise SealImageError("seal image is not a valid PNG: zero width or height")
+    return width, height
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    low, high = MIN_UPLOAD_PX, MAX_UPLOAD_PX
+    if not (low <= width <= high and low <= height <= high):
+        raise SealImageError(
+            f"seal image is {width}x{height} px; each side must be {low}-{high} px"
+        )
+    if abs(width - height) > MAX_ASPECT_DIFFERENCE * max(width, height):
+        raise SealImageError(
+            f"seal image is {width}x{height} px; a seal must be square within "
+            f"{MAX_ASPECT_DIFFERENCE:.0%}"
+        )
+
+
+def _decode(data: bytes) -> Image.Image:
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as probe:
+            # verify() checks the chunk CRCs without decoding; it leaves the object unusable.
+            probe.verify()
+        image = Image.open(io.BytesIO(data), formats=["PNG"])
+        if getattr(image, "is_animated", False):
+            raise SealImageError("seal image is an animated PNG; a seal is one still image")
+        image.load()
+    except SealImageError:
+        raise
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        struct.error,
+        Image.DecompressionBombError,
+    ) as exc:
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise SealImageError(f"seal image is not a valid PNG ({detail})") from None
+    return image
+
+
+def _with_alpha(image: Image.Image) -> Image.Image:
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    if not has_alpha:
+        raise SealImageError(
+            f"seal image has no alpha channel (PNG mode {image.mode}); "
+            "the paper around the stamp must be transparent"
+        )
+    try:
+        return image.convert("RGBA")
+    except ValueError:
+        raise SealImageError(f"seal image PNG mode {image.mode} is not supported") from None
+
+
+def _check_transparency(rgba: Image.Image) -> None:
+    histogram = rgba.getchannel("A").histogram()
+    pixels = rgba.width * rgba.height
+    transparent = histogram[0]
+    if transparent == pixels:
+        raise SealImageError("seal image is blank: every pixel is fully transparent")
+    if transparent < MIN_TRANSPARENT_FRACTION * pixels:
+        raise SealImageError(
+            f"seal image is opaque: {transparent / pixels:.1%} of its pixels are fully "
+            f"transparent, at least {MIN_TRANSPARENT_FRACTION:.0%} must be"
+        )

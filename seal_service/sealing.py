@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Protocol
 
 from asn1crypto import crl as asn1_crl
@@ -39,6 +38,7 @@ from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from seal_service.errors import SealError
+from seal_service.levels import PadesLevel
 from verifier.errors import InputError
 
 SEAL_FIELD_PREFIX = "Seal"
@@ -46,18 +46,6 @@ TIMESTAMP_FIELD_PREFIX = "DocTimeStamp"
 MAX_FIELDS = 99
 Box = tuple[float, float, float, float]
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-
-
-class PadesLevel(StrEnum):
-    """ETSI EN 319 142-1 baseline levels this service produces."""
-
-    B_T = "B-T"  # signature timestamp from the region's TSA
-    B_LT = "B-LT"  # plus the DSS: every certificate, OCSP response and CRL a validator needs
-    B_LTA = "B-LTA"  # plus a document timestamp over all of it
-
-    @property
-    def embeds_validation_data(self) -> bool:
-        return self is not PadesLevel.B_T
 
 
 @dataclass(frozen=True)

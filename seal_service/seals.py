@@ -1,4 +1,5 @@
-"""Seals as records: made by a region's CA for one department, then used to seal licences."""
+"""Finding a department's seal and keeping one sealer per seal (making and retiring seals is
+in seal_service.lifecycle)."""
 
 from __future__ import annotations
 
@@ -7,51 +8,17 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ca.authority import get_authority, issue_with_new_key
-from ca.keys import KeyRef, KeyStore, KeyStores
+from ca.authority import get_authority
+from ca.keys import KeyRef, KeyStores
 from ca.models import Department, IssuedCertificate
-from ca.profiles import SEAL, Issuer, subject_name
 from seal_service.errors import SealError
 from seal_service.models import Seal, SealStatus
-from seal_service.seal_image import render_seal_image
 from seal_service.sealing import PdfSealer, SealMaterial
-from verifier.timeutil import utc_now
-
-
-def create_seal(
-    session: Session,
-    key_store: KeyStore,
-    issuer_code: str,
-    issuer: Issuer,
-    department: Department,
-    province: str,
-) -> Seal:
-    """Make a key, a seal certificate and a stamp image for `department`."""
-    key_name = f"{department.region_code}/{department.code}/seal-{utc_now():%Y%m%d%H%M%S}"
-    subject = subject_name(
-        f"{department.name}电子印章",
-        organization=department.name,
-        organization_identifier=department.uscc,
-        province=province,
-    )
-    certificate = issue_with_new_key(
-        session, key_store, key_name, issuer_code, issuer, SEAL, subject
-    )
-    seal = Seal(
-        department_id=department.id,
-        name=f"{department.name}电子印章",
-        certificate_id=certificate.id,
-        key_ref=certificate.key_ref,
-        status=SealStatus.ACTIVE,
-        image_png=render_seal_image(department.name),
-        created_at=utc_now(),
-    )
-    session.add(seal)
-    session.flush()
-    return seal
 
 
 def active_seal(session: Session, department: Department) -> Seal:
+    """The department's active seal, without checking its certificate: sealing should call
+    `seal_service.lifecycle.usable_seal`, which also refuses revoked and expired seals."""
     seal = session.scalars(
         select(Seal)
         .where(Seal.department_id == department.id, Seal.status == SealStatus.ACTIVE)

@@ -65,10 +65,13 @@ class Federation:
         token = sign_trust_list(trust_list, signer)
         return verify_trust_list(token, self.root_fingerprint, at=utc_now())
 
-    def staff_token(self, region: str, role: str = "operator") -> str:
-        """An identity token of a staff member of `region` with `role`, for API tests."""
+    def staff_token(
+        self, region: str, role: str = "operator", department: str | None = None
+    ) -> str:
+        """An identity token of a staff member of `region` with `role` (acting for
+        `department`), for API tests."""
         return self.runtime.identity_issuer(region).issue(
-            f"test-{role}-{region}", API_AUDIENCE, [role], ACR_PASSWORD
+            f"test-{role}-{region}", API_AUDIENCE, [role], ACR_PASSWORD, department=department
         )
 
     def issue(
@@ -84,14 +87,13 @@ class Federation:
         """Issue and seal one licence (at the type's own PAdES level unless `level` says);
         return its identifier and PDF."""
         holder_id = holder_id or make_uscc("9", "1", "330100", "MA2B3C4D")
-        with self.runtime.database.transaction() as session:
-            licence = issue_licence(
-                session,
-                IssueRequest(region, department, licence_type, holder_name, holder_id),
-                sealer=SealingService.for_pdf(self.runtime, level),
-                protector=self.runtime.data_protector,
-            )
-            return licence.identifier, licence.pdf
+        licence = issue_licence(
+            self.runtime.database.transaction,
+            IssueRequest(region, department, licence_type, holder_name, holder_id),
+            sealer=SealingService.for_pdf(self.runtime, level),
+            protector=self.runtime.data_protector,
+        )
+        return licence.identifier, licence.pdf
 
 
 # A public name, as in production: ETSI lint refuses internal names such as 127.0.0.1 in

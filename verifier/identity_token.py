@@ -51,6 +51,8 @@ class IdentityClaims:
     jwt_id: str
     signer_certificate: x509.Certificate
     signer_region: str
+    # The department (code within `region`) a signer or clerk acts for.
+    department: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class IdentityClaims:
             "audience": list(self.audience),
             "region": self.region,
             "roles": list(self.roles),
+            "department": self.department,
             "acr": self.acr,
             "issued_at": _iso(self.issued_at),
             "expires_at": _iso(self.expires_at),
@@ -185,6 +188,7 @@ def _check_claims(
         jwt_id=_string(claims, "jti"),
         signer_certificate=signer,
         signer_region=service.region_code,
+        department=_string(claims, "department") if "department" in claims else None,
     )
 
 

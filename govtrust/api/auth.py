@@ -34,6 +34,7 @@ class Principal:
     region: str
     roles: frozenset[str]
     acr: str
+    department: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def _principal(token: str, runtime: Runtime) -> Principal:
         region=claims.region,
         roles=frozenset(claims.roles),
         acr=claims.acr,
+        department=claims.department,
     )
 
 
@@ -105,3 +107,27 @@ def require_region_operator(
 ) -> Operator:
     """An operator of `region`: the operator role, from that region."""
     return _operator_of(region, operator)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A staff member who may use the seals of one department."""
+
+    region: str
+    department: str
+    name: str
+
+
+def require_signer(
+    region: Annotated[str, Path(pattern=r"^[0-9]{6}$")],
+    department: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,32}$")],
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Signer:
+    """A `signer` of `department` in `region`: only they may apply its seal."""
+    if "signer" not in principal.roles:
+        raise HTTPException(403, "this needs the signer role")
+    if principal.region != region or principal.department != department:
+        raise HTTPException(
+            403, f"this credential does not act for department {department} of region {region}"
+        )
+    return Signer(region=region, department=department, name=principal.subject)

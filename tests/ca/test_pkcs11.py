@@ -402,14 +402,15 @@ def test_a_seal_key_in_the_hsm_seals_a_licence_the_verifier_accepts(
     )
     with runtime.database.transaction() as session:
         issuer = load_issuer(session, runtime.key_stores, "330000")
-        row = issue_with_new_key(
-            session, store, "330000/amr/seal-hsm", "330000", issuer, SEAL, subject
-        )
+    # Certified but not recorded: the shared federation's registers stay as they were.
+    certificate = build_certificate(
+        SEAL, subject, store.generate("330000/amr/seal-hsm"), issuer=issuer
+    )
     key = store.private_key("330000/amr/seal-hsm")
     assert isinstance(key, Pkcs11PrivateKey)
     sealer = PdfSealer(
         SealMaterial(
-            row.certificate,
+            certificate,
             key,
             (issuer.certificate,),
             render_seal_image("浙江省市场监督管理局"),
@@ -421,4 +422,4 @@ def test_a_seal_key_in_the_hsm_seals_a_licence_the_verifier_accepts(
     options = SealOptions("test", "浙江省", runtime.tsa("330000").respond, seal_slots=(SEAL_BOX,))
     report = verify_pdf(sealer.seal(unsealed, options), federation.trust_list(), at=utc_now())
     assert report.verdict is Verdict.VALID, report.reason
-    assert report.seals[0].signer == row.certificate.subject.rfc4514_string()
+    assert report.seals[0].signer == certificate.subject.rfc4514_string()

@@ -3,6 +3,7 @@ republishes, which the shared one must not see)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +39,19 @@ def test_withdraw_publish_and_verify(own: Federation, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     assert run_cli(own, "verify", str(licence), "--state-file", str(state)).returncode == 0
 
-    withdrawn = run_cli(own, "federation", "withdraw", "--region", "440000", "--type", "seal-ca")
+    # Effective two seconds from now: the licence above was sealed before, the one below after.
+    since = (utc_now() + timedelta(seconds=2)).replace(microsecond=0)
+    withdrawn = run_cli(
+        own,
+        "federation",
+        "withdraw",
+        "--region",
+        "440000",
+        "--type",
+        "seal-ca",
+        "--at",
+        f"{since:%Y-%m-%dT%H:%M:%SZ}",
+    )
     assert withdrawn.returncode == 0, withdrawn.stderr
     published = run_cli(own, "federation", "publish", "--validity-days", "7")
     assert published.returncode == 0, published.stderr
@@ -48,10 +61,16 @@ def test_withdraw_publish_and_verify(own: Federation, tmp_path: Path) -> None:
     assert [c.status for c in service.history] == [ServiceStatus.GRANTED, ServiceStatus.WITHDRAWN]
     assert second.next_update - second.issued_at == timedelta(days=7)
 
-    # Sealed before the withdrawal, but nothing proves when (no timestamp yet): now it fails.
+    # Timestamped before the withdrawal: still valid. Sealed after it: not.
     result = run_cli(own, "verify", str(licence), "--state-file", str(state))
+    assert result.returncode == 0, result.stdout + result.stderr
+    while utc_now() < since + timedelta(seconds=1):
+        time.sleep(0.1)
+    late = tmp_path / "late.pdf"
+    late.write_bytes(own.issue(region="440000")[1])
+    result = run_cli(own, "verify", str(late), "--state-file", str(state))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "NO_CERTIFICATE_CHAIN_FOUND" in result.stdout or "trust list" in result.stderr
+    assert "NO_CERTIFICATE_CHAIN_FOUND" in result.stdout
 
     # Replaying the older, authentic list is a rollback: refused once the newer was seen.
     old_list = tmp_path / "old.jws"

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from govtrust.issuance import SealingService
 from licence_registry.errors import LicenceNotFound, RegistryError
-from licence_registry.lifecycle import get_licence, revoke_licence
-from licence_registry.models import LicenceEvent, LicenceStatus
+from licence_registry.lifecycle import IssueRequest, get_licence, issue_licence, revoke_licence
+from licence_registry.models import Licence, LicenceEvent, LicenceStatus
+from seal_service.levels import PadesLevel
 from tests.conftest import Federation
-from verifier.identifiers import parse_licence_identifier
+from verifier.identifiers import make_uscc, parse_licence_identifier
 
 CITIZEN_ID = "11010519491231002X"
+USCC = make_uscc("9", "1", "330100", "MA2B3C4D")
 
 
 def test_issue_records_everything(federation: Federation) -> None:
@@ -90,3 +94,36 @@ def test_unknown_licence(federation: Federation) -> None:
     unknown = type(parsed).build(parsed.type_code, parsed.issuer_uscc, 10**9, 1)
     with federation.runtime.database.transaction() as session, pytest.raises(LicenceNotFound):
         get_licence(session, str(unknown))
+
+
+def _issue_with_key(federation: Federation, key: str) -> tuple[str, bytes]:
+    runtime = federation.runtime
+    licence = issue_licence(
+        runtime.database.transaction,
+        IssueRequest("330000", "amr", "business-licence", "幂等测试有限公司", USCC),
+        sealer=SealingService.for_pdf(runtime, PadesLevel.B_T),
+        protector=runtime.data_protector,
+        idempotency_key=key,
+    )
+    return licence.identifier, licence.pdf
+
+
+def test_an_idempotency_key_issues_once(federation: Federation) -> None:
+    key = f"batch-{uuid.uuid4()}:row-1"
+    first = _issue_with_key(federation, key)
+    again = _issue_with_key(federation, key)
+    assert again == first
+    with federation.runtime.database.transaction() as session:
+        count = session.scalar(
+            select(func.count()).select_from(Licence).where(Licence.idempotency_key == key)
+        )
+    assert count == 1
+    # The retry took no serial: the next licence follows directly.
+    following = parse_licence_identifier(federation.issue()[0])
+    assert following.serial == parse_licence_identifier(first[0]).serial + 1
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 101, "引号"])
+def test_bad_idempotency_keys_are_refused(federation: Federation, key: str) -> None:
+    with pytest.raises(RegistryError, match="idempotency key"):
+        _issue_with_key(federation, key)
