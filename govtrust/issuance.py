@@ -57,14 +57,16 @@ class SealingService:
             region_name=region.name,
             issued_on=content.valid_from,
             valid_until=content.valid_until,
+            licence_type=content.licence_type.name,
         )
+        rendered = self.renderer.render_licence(document)
         return self._seal(
             session,
             department,
-            self.renderer.render(document),
+            rendered.pdf,
             reason=f"{content.licence_type.title} {content.identifier}",
             level=self.level or PadesLevel(content.licence_type.pades_level),
-            seal_slots=(self.renderer.seal_box,),
+            seal_slots=rendered.seal_boxes,
         )
 
     def co_seal(self, session: Session, pdf: bytes, region: str, department_code: str) -> bytes:

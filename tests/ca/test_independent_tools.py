@@ -23,7 +23,7 @@ from ca.profiles import DOCUMENT_SIGNING_EKU, REGION_CA, SEAL, build_certificate
 from seal_service.seal_image import render_seal_image
 from seal_service.sealing import PadesLevel, PdfSealer, SealMaterial, SealOptions
 from tests.conftest import Federation
-from tests.tools import require_tool
+from tests.tools import nss_database, pdfsig_blocks, require_tool
 
 REGIONS = ("330000", "440000")
 
@@ -184,28 +184,6 @@ def test_pkilint_etsi_legal_person_seal(pki: Pki) -> None:
 # control. Without it nothing is fetched either: our certificates carry no AIA/OCSP URL.
 
 
-def _pdfsig(pdf: Path, *args: str | Path) -> list[str]:
-    """pdfsig's per-signature blocks (text after each `Signature #n:` line)."""
-    command = [require_tool("pdfsig"), *map(str, args), str(pdf)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout.split("Signature #")[1:]
-
-
-def _nss_db(directory: Path, *trusted: Path) -> str:
-    directory.mkdir()
-    certutil = require_tool("certutil")
-    database = f"sql:{directory}"
-    subprocess.run([certutil, "-N", "--empty-password", "-d", database], check=True, timeout=60)
-    for index, pem in enumerate(trusted):
-        subprocess.run(
-            [certutil, "-A", "-n", f"ca{index}", "-t", "CT,C,C", "-i", str(pem), "-d", database],
-            check=True,
-            timeout=60,
-        )
-    return database
-
-
 @pytest.fixture(scope="module")
 def licences(federation: Federation, pki: Pki) -> dict[str, Path]:
     """A B-T licence; a tampered copy; and the licence co-sealed (invisibly) by a control
@@ -235,7 +213,7 @@ def licences(federation: Federation, pki: Pki) -> dict[str, Path]:
 
 
 def test_pdfsig_finds_the_genuine_licence_intact(licences: dict[str, Path]) -> None:
-    (block,) = _pdfsig(licences["genuine"], "-nocert")
+    (block,) = pdfsig_blocks(licences["genuine"], "-nocert")
     assert "- Signature Field Name: Seal1" in block
     assert "- Total document signed" in block
     assert "- Signature Validation: Signature is Valid." in block
@@ -245,20 +223,20 @@ def test_pdfsig_finds_the_genuine_licence_intact(licences: dict[str, Path]) -> N
 def nss(pki: Pki) -> dict[str, str]:
     """NSS databases: one trusting the national root (`-t CT,C,C`), one trusting nothing."""
     return {
-        "root": _nss_db(pki.directory / "nss-root", pki.root_pem),
-        "empty": _nss_db(pki.directory / "nss-empty"),
+        "root": nss_database(pki.directory / "nss-root", pki.root_pem),
+        "empty": nss_database(pki.directory / "nss-empty"),
     }
 
 
 def test_pdfsig_trusts_the_chain_only_through_the_nss_root(
     nss: dict[str, str], licences: dict[str, Path]
 ) -> None:
-    seal1, control = _pdfsig(licences["co-sealed"], "-nssdir", nss["root"])
+    seal1, control = pdfsig_blocks(licences["co-sealed"], "-nssdir", nss["root"])
     assert "- Signature Validation: Signature is Valid." in seal1
     assert "- Total document signed" in control
     assert "- Signature Validation: Signature is Valid." in control
     assert "- Certificate Validation: Certificate is Trusted." in control
-    (_, untrusted) = _pdfsig(licences["co-sealed"], "-nssdir", nss["empty"])
+    (_, untrusted) = pdfsig_blocks(licences["co-sealed"], "-nssdir", nss["empty"])
     assert "- Certificate Validation: Certificate issuer is unknown." in untrusted
 
 
@@ -271,15 +249,15 @@ def test_pdfsig_trusts_the_chain_only_through_the_nss_root(
 def test_pdfsig_trusts_the_genuine_seal_certificate(
     nss: dict[str, str], licences: dict[str, Path]
 ) -> None:
-    (block,) = _pdfsig(licences["genuine"], "-nssdir", nss["root"])
+    (block,) = pdfsig_blocks(licences["genuine"], "-nssdir", nss["root"])
     assert "- Certificate Validation: Certificate is Trusted." in block
 
 
 def test_pdfsig_does_not_call_a_tampered_copy_valid(licences: dict[str, Path]) -> None:
-    (block,) = _pdfsig(licences["tampered"], "-nocert")
+    (block,) = pdfsig_blocks(licences["tampered"], "-nocert")
     assert "Signature is Valid." not in block
     assert "- Signature Validation: Digest Mismatch." in block
     # bytes after %%EOF: pdfsig only notices the partial coverage (MEASURED.md); it does not
     # judge it, so the signature itself still reads as valid
-    (block,) = _pdfsig(licences["appended"], "-nocert")
+    (block,) = pdfsig_blocks(licences["appended"], "-nocert")
     assert "- Not total document signed" in block

@@ -35,7 +35,7 @@ from ca.profiles import (
 )
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
-from seal_service.render import SEAL_BOX
+from seal_service.render import seal_slots_of
 from seal_service.seal_image import render_seal_image
 from seal_service.sealing import PadesLevel, PdfSealer, SealMaterial, SealOptions
 from tests.conftest import Federation
@@ -419,7 +419,12 @@ def test_a_seal_key_in_the_hsm_seals_a_licence_the_verifier_accepts(
     )
     _, issued = federation.issue(level=PadesLevel.B_T)
     unsealed = issued[: issued.index(b"%%EOF") + 6]  # the rendered page, before any seal
-    options = SealOptions("test", "浙江省", runtime.tsa("330000").respond, seal_slots=(SEAL_BOX,))
+    options = SealOptions(
+        "test",
+        "浙江省",
+        runtime.tsa("330000").respond,
+        seal_slots=(seal_slots_of("no-criminal-record")[0].box,),
+    )
     report = verify_pdf(sealer.seal(unsealed, options), federation.trust_list(), at=utc_now())
     assert report.verdict is Verdict.VALID, report.reason
     assert report.seals[0].signer == certificate.subject.rfc4514_string()

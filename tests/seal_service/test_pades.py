@@ -4,7 +4,6 @@ NSS database trusting the dev root) and pyHanko fed only what the PDF itself emb
 from __future__ import annotations
 
 import io
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from ca.authority import ROOT_CODE, get_authority
 from govtrust.issuance import SealingService
 from seal_service.sealing import PadesLevel
 from tests.conftest import Federation
-from tests.tools import require_tool
+from tests.tools import nss_database, pdfsig_blocks
 from verifier.pdf import verify_pdf
 from verifier.report import Verdict
 from verifier.timeutil import utc_now
@@ -52,31 +51,15 @@ def root(federation: Federation) -> asn1_x509.Certificate:
 @pytest.fixture(scope="module")
 def nss_root(root: asn1_x509.Certificate, tmp_path_factory: pytest.TempPathFactory) -> str:
     directory = tmp_path_factory.mktemp("nss")
-    certutil = require_tool("certutil")
-    database = f"sql:{directory}"
     root_pem = directory / "root.pem"
     root_pem.write_bytes(x509.load_der_x509_certificate(root.dump()).public_bytes(Encoding.PEM))
-    subprocess.run([certutil, "-N", "--empty-password", "-d", database], check=True, timeout=60)
-    subprocess.run(
-        [certutil, "-A", "-n", "root", "-t", "CT,C,C", "-i", str(root_pem), "-d", database],
-        check=True,
-        timeout=60,
-    )
-    return database
+    return nss_database(directory / "db", root_pem)
 
 
-def pdfsig_blocks(pdf: bytes, directory: Path, nss: str) -> list[str]:
+def pdfsig(pdf: bytes, directory: Path, nss: str) -> list[str]:
     path = directory / "licence.pdf"
     path.write_bytes(pdf)
-    result = subprocess.run(
-        [require_tool("pdfsig"), "-nssdir", nss, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout.split("Signature #")[1:]
+    return pdfsig_blocks(path, "-nssdir", nss)
 
 
 def signature_names(pdf: bytes) -> list[str]:
@@ -88,7 +71,7 @@ def signature_names(pdf: bytes) -> list[str]:
 def test_pdfsig_finds_every_signature_valid(
     level: PadesLevel, sealed: dict[PadesLevel, bytes], nss_root: str, tmp_path: Path
 ) -> None:
-    blocks = pdfsig_blocks(sealed[level], tmp_path, nss_root)
+    blocks = pdfsig(sealed[level], tmp_path, nss_root)
     expected = ["Seal1", "DocTimeStamp1"] if level is PadesLevel.B_LTA else ["Seal1"]
     assert [b.split("Field Name: ")[1].split("\n")[0] for b in blocks] == expected
     assert "- Signature Validation: Signature is Valid." in blocks[0]
@@ -101,7 +84,7 @@ def test_pdfsig_finds_every_signature_valid(
 def test_pdfsig_finds_both_seals_of_a_co_sealed_licence_valid(
     co_sealed: bytes, nss_root: str, tmp_path: Path
 ) -> None:
-    blocks = pdfsig_blocks(co_sealed, tmp_path, nss_root)
+    blocks = pdfsig(co_sealed, tmp_path, nss_root)
     assert len(blocks) == 2
     for block in blocks:
         assert "- Signature Validation: Signature is Valid." in block

@@ -39,7 +39,7 @@ from ca.profiles import (
     subject_name,
 )
 from ca.profiles import build_certificate as build
-from seal_service.render import SEAL_BOX, LicenceDocument, PdfLicenceRenderer
+from seal_service.render import LicenceDocument, PdfLicenceRenderer, seal_slots_of
 from seal_service.seal_image import render_seal_image
 from seal_service.sealing import Box, PdfSealer, SealMaterial, SealOptions, TimeStampResponder
 from seal_service.seals import active_seal
@@ -54,7 +54,7 @@ from verifier.trust_list import (
     TrustList,
 )
 
-CO_SEAL_BOX = (SEAL_BOX[0] - 200, SEAL_BOX[1], SEAL_BOX[2] - 200, SEAL_BOX[3])
+SEAL_BOX, CO_SEAL_BOX = (slot.box for slot in seal_slots_of("business-licence"))
 
 
 @dataclasses.dataclass
@@ -69,8 +69,8 @@ class Dev:
     timestamp: TimeStampResponder  # 330000's TSA
     stamp: bytes = dataclasses.field(default_factory=lambda: render_seal_image("浙江省"))
 
-    def invisible_440000(self, pdf: bytes) -> bytes:
-        """440000/amr's genuine seal; the licence has no free position, so it is invisible."""
+    def co_seal_440000(self, pdf: bytes) -> bytes:
+        """440000/amr's genuine seal, in the next free position (invisible when none is)."""
         return seal(self, self.sealers["440000"], pdf)
 
 
@@ -294,7 +294,7 @@ def test_incremental_update_after_sealing(dev: Dev, modification: str) -> None:
 @pytest.mark.parametrize("modification", MODIFICATIONS)
 def test_incremental_update_then_co_sealed_by_a_genuine_seal(dev: Dev, modification: str) -> None:
     """A genuine seal over the change cannot bless what the first seal's DocMDP forbids."""
-    tampered = dev.invisible_440000(_update(dev.genuine, MODIFICATIONS[modification]))
+    tampered = dev.co_seal_440000(_update(dev.genuine, MODIFICATIONS[modification]))
     report = check(verify(dev, tampered), Verdict.INVALID, Indication.FORMAT_FAILURE, "Seal1: ")
     assert [s.verdict for s in report.seals] == [Verdict.INVALID, Verdict.VALID]
 
@@ -317,7 +317,7 @@ def test_unsealed_licence(dev: Dev) -> None:
 
 
 def test_invisible_co_seal_by_another_department_stays_valid(dev: Dev) -> None:
-    report = verify(dev, dev.invisible_440000(dev.genuine))
+    report = verify(dev, dev.co_seal_440000(dev.genuine))
     check(report, Verdict.VALID, Indication.TOTAL_PASSED, "2 seal(s) valid")
     assert [s.region_code for s in report.seals] == ["330000", "440000"]
 
