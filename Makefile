@@ -31,6 +31,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.ca
 	$(BIN)/python -m bench.identity
+	$(BIN)/python -m bench.render
+	$(BIN)/python -m bench.seal
 
 clean:
 	rm -rf $(VENV) var out .pytest_cache .ruff_cache

@@ -44,21 +44,27 @@ class SealingService:
     def for_pdf(cls, runtime: Runtime, level: PadesLevel | None = None) -> SealingService:
         return cls(runtime=runtime, renderer=PdfLicenceRenderer(), level=level)
 
-    def __call__(self, session: Session, content: LicenceContent) -> bytes:
-        department = content.department
-        region = get_authority(session, department.region_code)
-        document = LicenceDocument(
+    @staticmethod
+    def document(content: LicenceContent, region_name: str) -> LicenceDocument:
+        """What the licence page shows: never the raw holder ID, only its mask."""
+        return LicenceDocument(
             title=content.licence_type.title,
             licence_number=content.identifier,
             holder_name=content.holder_name,
             holder_id_label=HOLDER_ID_LABELS[content.holder_id_type],
             holder_id_display=content.holder_id_masked,
-            issuing_department=department.name,
-            region_name=region.name,
+            issuing_department=content.department.name,
+            region_name=region_name,
             issued_on=content.valid_from,
             valid_until=content.valid_until,
             licence_type=content.licence_type.name,
+            qr_payload=content.qr_payload,
         )
+
+    def __call__(self, session: Session, content: LicenceContent) -> bytes:
+        department = content.department
+        region = get_authority(session, department.region_code)
+        document = self.document(content, region.name)
         rendered = self.renderer.render_licence(document)
         return self._seal(
             session,

@@ -61,6 +61,9 @@ class LicenceContent:
     holder_id_masked: str
     valid_from: date
     valid_until: date | None
+    # The compact credential printed as a QR code on the page (the registry's, when it
+    # issues one).
+    qr_payload: str | None = None
 
 
 class LicenceSealer(Protocol):

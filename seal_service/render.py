@@ -34,7 +34,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 # Single-line items: beyond these they no longer fit their place at the smallest size.
-MAX_LICENCE_NUMBER_CHARS = 64
+# 62 characters plus the serial: room for serials of up to 18 digits.
+MAX_LICENCE_NUMBER_CHARS = 80
 MAX_TITLE_CHARS = 30
 MAX_DEPARTMENT_CHARS = 40
 MAX_REGION_CHARS = 40

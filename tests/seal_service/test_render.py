@@ -25,6 +25,7 @@ from seal_service.render import (
 from seal_service.templates import load_template, template_names
 from tests.tools import require_tool
 from verifier.errors import InputError
+from verifier.identifiers import LicenceIdentifier
 
 A4_PT = (595.28, 841.89)
 PT_PER_MM = 72 / 25.4
@@ -296,7 +297,7 @@ def test_expiry_date_is_printed(tmp_path: Path) -> None:
         {"holder_name": "  "},
         {"licence_number": ""},
         {"licence_number": "\t"},
-        {"licence_number": "N" * 65},
+        {"licence_number": "N" * 81},
         {"valid_until": datetime.date(2020, 1, 1)},
         {"issuing_department": "局" * 41},
         {"title": "营业\n执照"},
@@ -363,3 +364,14 @@ def test_without_payload_the_qr_area_stays_blank(tmp_path: Path) -> None:
 def test_payload_too_long_for_the_qr_area_is_refused() -> None:
     with pytest.raises(InputError, match=r"QR payload too long.*0\.4 mm"):
         PdfLicenceRenderer().render(make_document(qr_payload=jws_like(1100)))
+
+
+def test_a_licence_number_with_a_long_serial_fits(tmp_path: Path) -> None:
+    """Identifiers are 62 characters plus the serial: department serial 9,999,999,999 too."""
+    number = str(
+        LicenceIdentifier.build("11100000000013573W001", "113300003300010149", 9_999_999_999, 1)
+    )
+    assert len(number) == 72
+    path = tmp_path / "long.pdf"
+    path.write_bytes(PdfLicenceRenderer().render(make_document(licence_number=number)))
+    assert number in pdf_text(path).replace("\n", "")
