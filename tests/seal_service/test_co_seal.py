@@ -3,6 +3,7 @@ signers) and with `govtrust seal add`."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from govtrust.app import create_app
+from seal_service import find_seal
 from seal_service.levels import PadesLevel
 from tests.api_support import assert_problem, bearer
 from tests.conftest import Federation, assert_one_line_error, run_cli
+from tests.seal_service.test_seal_lifecycle import add_department
 from verifier.pdf import verify_pdf
 from verifier.report import Verdict
 from verifier.timeutil import utc_now
@@ -118,3 +121,48 @@ def test_seal_add_on_the_command_line(
         ),
         "missing.pdf",
     )
+
+
+def test_a_seal_that_may_not_seal_is_refused_with_the_reason(
+    federation: Federation, licence: bytes, tmp_path: Path
+) -> None:
+    """Suspended, certificate revoked, retired: each refused, in one line, and nothing
+    written; reinstated, it seals again."""
+    with federation.runtime.database.transaction() as session:
+        department = add_department(session, "440000", "测试会签局").code
+    made = run_cli(federation, "seal", "create", "--region", "440000", "--department", department)
+    assert made.returncode == 0, made.stderr
+    seal_id = made.stdout.split("seal ")[1].split()[0]
+    source, out = tmp_path / "licence.pdf", tmp_path / "out.pdf"
+    source.write_bytes(licence)
+    add = ("seal", "add", str(source), "--region", "440000", "--department", department)
+
+    def co_seal() -> subprocess.CompletedProcess[str]:
+        return run_cli(federation, *add, "--out", str(out))
+
+    assert co_seal().returncode == 0
+    out.unlink()
+    assert run_cli(federation, "seal", "suspend", seal_id, "--reason", "核查").returncode == 0
+    assert_one_line_error(co_seal(), "suspended")
+    assert not out.exists()
+    assert run_cli(federation, "seal", "reinstate", seal_id).returncode == 0
+    assert co_seal().returncode == 0
+    out.unlink()
+    with federation.runtime.database.transaction() as session:
+        serial = find_seal(session, int(seal_id)).certificate.serial
+    revoked = run_cli(
+        federation,
+        "ca",
+        "revoke",
+        "--ca",
+        "440000",
+        "--serial",
+        serial,
+        "--reason",
+        "keyCompromise",
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    assert_one_line_error(co_seal(), "revoked")
+    assert run_cli(federation, "seal", "retire", seal_id, "--reason", "撤并").returncode == 0
+    assert_one_line_error(co_seal(), "no active seal")
+    assert not out.exists()
