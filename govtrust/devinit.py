@@ -34,8 +34,10 @@ from ca.federation import add_service, load_trust_list_signer, publish_trust_lis
 from ca.models import Authority, Department
 from ca.profiles import (
     IDENTITY_SIGNER,
+    LOG_SIGNER,
     OCSP_RESPONDER,
     REGION_CA,
+    STATUS_ISSUER,
     TRUST_LIST_SIGNER,
     TSA,
     subject_name,
@@ -58,6 +60,8 @@ SERVICE_CERTIFICATES = (
     (OCSP_RESPONDER, "OCSP 响应服务", None, None),
     (TSA, "时间戳服务", ServiceType.TSA, "时间戳服务"),
     (IDENTITY_SIGNER, "统一身份认证签名", ServiceType.IDENTITY_PROVIDER, "统一身份认证"),
+    (STATUS_ISSUER, "证照状态列表签发", ServiceType.STATUS_ISSUER, "证照状态列表"),
+    (LOG_SIGNER, "透明日志签名", ServiceType.LOG, "证照透明日志"),
 )
 
 
