@@ -55,6 +55,7 @@ def contents(runtime: Runtime, count: int) -> list[LicenceContent]:
                 licence_type=kind,
                 department=department,
                 serial=serial,
+                status_index=serial,
                 holder_name=f"杭州基准测试第{serial}号科技有限公司",
                 holder_id_type=HolderIdType.USCC,
                 holder_id=holder_id,
@@ -98,6 +99,7 @@ def issued_rate(runtime: Runtime, seconds: float) -> float:
             request,
             sealer=service,
             protector=runtime.data_protector,
+            status_signers=runtime.status_signer,
         )
 
     issue()

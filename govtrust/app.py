@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from govtrust.api import ca, federation, health, identity, revocation, seals, tsa
+from govtrust.api import ca, federation, health, identity, revocation, seals, status_lists, tsa
 from govtrust.api.problems import install_problem_handlers
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
@@ -25,6 +25,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tsa.router, prefix="/api/v1")
     app.include_router(revocation.router, prefix="/api/v1")
     app.include_router(seals.router, prefix="/api/v1")
+    app.include_router(status_lists.router, prefix="/api/v1")
     return app
 
 

@@ -218,6 +218,7 @@ def _issue_row(row: BatchRow, out_dir: Path) -> str | None:
             row.request,
             sealer=worker.sealer,
             protector=worker.runtime.data_protector,
+            status_signers=worker.runtime.status_signer,
             idempotency_key=row.key,
         )
     except InputError as exc:

@@ -132,6 +132,7 @@ def licence_issue(
         request,
         sealer=SealingService.for_pdf(runtime, level),
         protector=runtime.data_protector,
+        status_signers=runtime.status_signer,
     )
     write_atomically(out, licence.pdf)
     typer.echo(licence.identifier)
@@ -150,6 +151,36 @@ def licence_revoke(
     with runtime.database.transaction() as session:
         licence = revoke_licence(session, number, reason)
         typer.echo(f"revoked {licence.identifier}")
+
+
+@licence_app.command("suspend")
+def licence_suspend(
+    number: Annotated[str, typer.Argument(help="licence identifier")],
+    reason: Annotated[str, typer.Option(help="why it is suspended")],
+) -> None:
+    """Suspend a licence until it is reinstated; the status list says so at once."""
+    from govtrust.runtime import Runtime
+    from licence_registry.lifecycle import suspend_licence
+
+    runtime = Runtime(_settings())
+    with runtime.database.transaction() as session:
+        licence = suspend_licence(session, number, reason)
+        typer.echo(f"suspended {licence.identifier}")
+
+
+@licence_app.command("reinstate")
+def licence_reinstate(
+    number: Annotated[str, typer.Argument(help="licence identifier")],
+    reason: Annotated[str | None, typer.Option(help="why it is reinstated")] = None,
+) -> None:
+    """Make a suspended licence active again."""
+    from govtrust.runtime import Runtime
+    from licence_registry.lifecycle import reinstate_licence
+
+    runtime = Runtime(_settings())
+    with runtime.database.transaction() as session:
+        licence = reinstate_licence(session, number, reason)
+        typer.echo(f"reinstated {licence.identifier}")
 
 
 @app.command()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import ca.models
 import identity.models
+import licence_registry.log_models
 import licence_registry.models
 import seal_service.models  # noqa: F401  (registers the tables on the shared metadata)
 from ca.orm import Base
@@ -23,7 +24,7 @@ metadata = Base.metadata
 # Sized for the server's worker threads: with SQLAlchemy's default (5 + 10 overflow) every
 # burst past 5 connections closed and reopened connections, which cost more than an OCSP answer.
 POOL = {"pool_size": 20, "max_overflow": 20}
-_ = (ca.models, identity.models, licence_registry.models)
+_ = (ca.models, identity.models, licence_registry.log_models, licence_registry.models)
 
 
 def make_engine(url: str) -> Engine:

@@ -33,6 +33,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str], None]) -> No
         IssueRequest("330000", "amr", "business-licence", DEMO_HOLDER, demo_holder_uscc()),
         sealer=SealingService.for_pdf(runtime),
         protector=runtime.data_protector,
+        status_signers=runtime.status_signer,
     )
     identifier, pdf = licence.identifier, licence.pdf
     licence_path = out / "licence.pdf"

@@ -20,6 +20,8 @@ from ca.tsa import TimeStampAuthority, load_tsa
 from govtrust.db import Database
 from govtrust.settings import Settings
 from identity.tokens import IdentityTokenIssuer, load_identity_issuer
+from licence_registry.status_lists import StatusSigner, load_status_signer
+from licence_registry.transparency import LogSigner, load_log_signer
 from seal_service.seals import SealerPool
 from verifier.timeutil import utc_now
 from verifier.trust_list import TrustList
@@ -33,6 +35,8 @@ class Runtime:
     _issuers: dict[str, Issuer] = field(default_factory=dict, repr=False)
     _issuers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _tsas: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
+    _status: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
+    _logs: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
     _tsa_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _ocsp: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, repr=False)
     _ocsp_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -111,6 +115,23 @@ class Runtime:
         when the region runs none; failures are not cached."""
         with self._tsa_lock:
             return self._fresh(self._tsas, region, load_tsa)
+
+    def status_signer(self, region: str) -> StatusSigner:
+        """The region's status-list and QR-credential signer (key loaded once)."""
+
+        def load(transaction: Any, key_stores: KeyStores, code: str) -> StatusSigner:
+            with transaction() as session:
+                return load_status_signer(session, key_stores, code)
+
+        with self._tsa_lock:
+            signer: StatusSigner = self._fresh(self._status, region, load)
+            return signer
+
+    def log_signer(self, region: str) -> LogSigner:
+        """The region's transparency-log checkpoint signer (key loaded once)."""
+        with self._tsa_lock:
+            signer: LogSigner = self._fresh(self._logs, region, load_log_signer)
+            return signer
 
     def ocsp_responder(self, region: str) -> OcspResponder:
         """The region CA's OCSP responder (key loaded once). Raises a NotFoundError for a CA

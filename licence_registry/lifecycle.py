@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable
@@ -21,6 +22,13 @@ from ca.registry import find_department
 from licence_registry.catalogue import LicenceType, licence_type
 from licence_registry.errors import LicenceNotFound, RegistryError
 from licence_registry.models import Licence, LicenceEvent, LicenceStatus
+from licence_registry.status_lists import (
+    StatusSigner,
+    allocate_index,
+    record_status_change,
+)
+from licence_registry.transparency import append_leaf, licence_leaf
+from verifier.credential import LicenceClaims, content_digest, sign_credential
 from verifier.identifiers import (
     HolderIdType,
     LicenceIdentifier,
@@ -54,6 +62,7 @@ class LicenceContent:
     licence_type: LicenceType
     department: Department
     serial: int
+    status_index: int
     holder_name: str
     holder_id_type: HolderIdType
     # Kept in memory only to be stored protected; never rendered (the mask is).
@@ -81,6 +90,7 @@ def issue_licence(
     *,
     sealer: LicenceSealer,
     protector: DataProtector,
+    status_signers: Callable[[str], StatusSigner],
     now: datetime | None = None,
     idempotency_key: str | None = None,
 ) -> Licence:
@@ -96,7 +106,8 @@ def issue_licence(
     with transaction() as session:
         if key is not None and (existing := _by_key(session, key)) is not None:
             return existing
-        content = _content(session, request, now)
+        content = _content(session, request, protector, now)
+    content = _with_credential(content, status_signers(content.department.region_code), now)
     with transaction() as session:
         pdf = sealer(session, content)
     try:
@@ -123,7 +134,9 @@ def _by_key(session: Session, key: str) -> Licence | None:
     return session.scalars(select(Licence).where(Licence.idempotency_key == key)).first()
 
 
-def _content(session: Session, request: IssueRequest, now: datetime) -> LicenceContent:
+def _content(
+    session: Session, request: IssueRequest, protector: DataProtector, now: datetime
+) -> LicenceContent:
     kind = licence_type(request.licence_type)
     holder_name = request.holder_name.strip()
     if not holder_name or len(holder_name) > MAX_HOLDER_NAME:
@@ -138,6 +151,7 @@ def _content(session: Session, request: IssueRequest, now: datetime) -> LicenceC
             f"a {kind.name} is issued by department {kind.department!r}, not {department.code!r}"
         )
     serial = _next_serial(session, department)
+    status_index = allocate_index(session, protector, department.region_code)
     valid_from = now.date()
     valid_until = (
         valid_from.replace(year=valid_from.year + kind.validity_years)
@@ -149,6 +163,7 @@ def _content(session: Session, request: IssueRequest, now: datetime) -> LicenceC
         licence_type=kind,
         department=department,
         serial=serial,
+        status_index=status_index,
         holder_name=holder_name,
         holder_id_type=id_type,
         holder_id=holder_id,
@@ -156,6 +171,29 @@ def _content(session: Session, request: IssueRequest, now: datetime) -> LicenceC
         valid_from=valid_from,
         valid_until=valid_until,
     )
+
+
+def _with_credential(
+    content: LicenceContent, signer: StatusSigner, now: datetime
+) -> LicenceContent:
+    """The content with its QR credential, signed by the region's status issuer."""
+    department = content.department
+    claims = LicenceClaims(
+        identifier=content.identifier,
+        licence_type=content.licence_type.name,
+        holder_name=content.holder_name,
+        holder_id_masked=content.holder_id_masked,
+        department=department.name,
+        department_uscc=department.uscc,
+        valid_from=content.valid_from,
+        valid_until=content.valid_until,
+        region=department.region_code,
+        status_index=content.status_index,
+        content_digest="",
+    )
+    claims = dataclasses.replace(claims, content_digest=content_digest(claims.content()))
+    token = sign_credential(claims, signer.private_key, signer.certificate, issued_at=now)
+    return dataclasses.replace(content, qr_payload=token)
 
 
 def _record(
@@ -185,11 +223,14 @@ def _record(
         pdf=pdf,
         pdf_sha256=hashlib.sha256(pdf).hexdigest(),
         idempotency_key=key,
+        region_code=content.department.region_code,
+        status_index=content.status_index,
     )
     session.add(licence)
     session.flush()
     session.add(LicenceEvent(licence_id=licence.id, event="issued", at=now))
     session.flush()
+    _log(session, licence, "issued", now, None)
     return licence
 
 
@@ -207,20 +248,92 @@ def get_licence(session: Session, identifier: str, *, for_update: bool = False) 
 def revoke_licence(
     session: Session, identifier: str, reason: str, *, now: datetime | None = None
 ) -> Licence:
-    """Revoke for good: a revoked licence is never reinstated."""
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REASON:
-        raise RegistryError(f"a revocation needs a reason of 1 to {MAX_REASON} characters")
-    licence = get_licence(session, identifier, for_update=True)
-    if licence.status == LicenceStatus.REVOKED:
-        raise RegistryError(f"licence {licence.identifier} is already revoked")
-    now = now or utc_now()
-    licence.status = LicenceStatus.REVOKED
-    licence.revoked_at = now
-    licence.revocation_reason = reason
-    session.add(LicenceEvent(licence_id=licence.id, event="revoked", at=now, reason=reason))
-    session.flush()
+    """Revoke for good (an active or suspended licence): it is never reinstated."""
+    licence = _change_status(
+        session,
+        identifier,
+        "revoked",
+        LicenceStatus.REVOKED,
+        {LicenceStatus.ACTIVE, LicenceStatus.SUSPENDED},
+        _reason(reason, "a revocation"),
+        now,
+    )
+    licence.revoked_at = now or utc_now()
+    licence.revocation_reason = reason.strip()
     return licence
+
+
+def suspend_licence(
+    session: Session, identifier: str, reason: str, *, now: datetime | None = None
+) -> Licence:
+    """Suspend an active licence until it is reinstated (or revoked)."""
+    return _change_status(
+        session,
+        identifier,
+        "suspended",
+        LicenceStatus.SUSPENDED,
+        {LicenceStatus.ACTIVE},
+        _reason(reason, "a suspension"),
+        now,
+    )
+
+
+def reinstate_licence(
+    session: Session, identifier: str, reason: str | None = None, *, now: datetime | None = None
+) -> Licence:
+    """Make a suspended licence active again (never a revoked one)."""
+    return _change_status(
+        session,
+        identifier,
+        "reinstated",
+        LicenceStatus.ACTIVE,
+        {LicenceStatus.SUSPENDED},
+        _reason(reason, "a reinstatement") if reason else None,
+        now,
+    )
+
+
+def _reason(reason: str | None, what: str) -> str:
+    text = (reason or "").strip()
+    if not text or len(text) > MAX_REASON:
+        raise RegistryError(f"{what} needs a reason of 1 to {MAX_REASON} characters")
+    return text
+
+
+def _change_status(
+    session: Session,
+    identifier: str,
+    event: str,
+    status: LicenceStatus,
+    allowed_from: set[LicenceStatus],
+    reason: str | None,
+    now: datetime | None,
+) -> Licence:
+    licence = get_licence(session, identifier, for_update=True)
+    current = LicenceStatus(licence.status)
+    if current not in allowed_from:
+        raise RegistryError(
+            f"licence {licence.identifier} is {current}: it cannot be {event}"
+            + (" (revocation is final)" if current is LicenceStatus.REVOKED else "")
+        )
+    now = now or utc_now()
+    licence.status = status
+    record_status_change(session, licence.region_code)
+    session.add(LicenceEvent(licence_id=licence.id, event=event, at=now, reason=reason))
+    session.flush()
+    _log(session, licence, event, now, reason)
+    return licence
+
+
+def _log(session: Session, licence: Licence, event: str, at: datetime, reason: str | None) -> None:
+    """The event's leaf in the region's transparency log, in the same transaction and as
+    its last write: the per-region log lock is held for the shortest time, always last."""
+    department = session.get_one(Department, licence.department_id)
+    index = licence.status_index if licence.status_index >= 0 else None
+    leaf = licence_leaf(
+        event, licence.identifier, licence.version, index, at, department.uscc, reason
+    )
+    append_leaf(session, licence.region_code, leaf, now=at)
 
 
 def _next_serial(session: Session, department: Department) -> int:

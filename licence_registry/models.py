@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ca.orm import Base, UtcDateTime
@@ -13,11 +13,13 @@ from ca.orm import Base, UtcDateTime
 
 class LicenceStatus(StrEnum):
     ACTIVE = "active"
+    SUSPENDED = "suspended"
     REVOKED = "revoked"
 
 
 class Licence(Base):
     __tablename__ = "licence"
+    __table_args__ = (UniqueConstraint("region_code", "status_index"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     identifier: Mapped[str] = mapped_column(String(128), unique=True)
@@ -42,6 +44,10 @@ class Licence(Base):
     # The client's key for the request that issued it: a retried request or a rerun batch
     # gets this licence back instead of a second one.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # Its entry in the region's status list, drawn at random so that indices do not reveal
+    # the order (or the number) of issuance.
+    region_code: Mapped[str] = mapped_column(String(32))
+    status_index: Mapped[int] = mapped_column(Integer)
 
 
 class LicenceEvent(Base):
@@ -54,3 +60,20 @@ class LicenceEvent(Base):
     event: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class StatusListVersion(Base):
+    """A signed status list of one region, as published; every version is kept."""
+
+    __tablename__ = "status_list_version"
+    __table_args__ = (UniqueConstraint("region_code", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(32), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The region's status-change count this version reflects: a newer change makes it stale.
+    changes: Mapped[int] = mapped_column(Integer)
+    token: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))

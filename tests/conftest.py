@@ -92,6 +92,7 @@ class Federation:
             IssueRequest(region, department, licence_type, holder_name, holder_id),
             sealer=SealingService.for_pdf(self.runtime, level),
             protector=self.runtime.data_protector,
+            status_signers=self.runtime.status_signer,
         )
         return licence.identifier, licence.pdf
 

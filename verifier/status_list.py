@@ -16,7 +16,7 @@ import base64
 import binascii
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -112,6 +112,21 @@ def pack_statuses(values: Sequence[int], bits: int = BITS) -> bytes:
             raise StatusListError(f"status value at index {index} does not fit in {bits} bits")
         if value:
             packed[index // per_byte] |= value << (index % per_byte) * bits
+    return bytes(packed)
+
+
+def pack_sparse(size: int, entries: Iterable[tuple[int, int]], bits: int = BITS) -> bytes:
+    """The byte array of `size` entries, all 0 but the (index, value) pairs given: a list of
+    a million licences with a few thousand revoked is built without a million-item list."""
+    _check_bits(bits)
+    per_byte, limit = 8 // bits, 1 << bits
+    packed = bytearray((size * bits + 7) // 8)
+    for index, value in entries:
+        if not 0 <= index < size:
+            raise StatusListError(f"status index {index} is outside a list of {size}")
+        if not 0 <= value < limit:
+            raise StatusListError(f"status value at index {index} does not fit in {bits} bits")
+        packed[index // per_byte] |= value << (index % per_byte) * bits
     return bytes(packed)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pkcs11
 import pytest
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -33,6 +34,7 @@ from ca.profiles import (
     build_certificate,
     subject_name,
 )
+from ca.revocation import revoke_certificate
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 from seal_service.render import seal_slots_of
@@ -381,11 +383,17 @@ def test_runtime_makes_new_keys_in_the_hsm_and_resolves_both_backends(
             LOG_SIGNER,
             subject,
         )
-    assert row.key_ref == "pkcs11:330000/log-signer-hsm"
-    key = runtime.key_stores.private_key(KeyRef.parse(row.key_ref))
-    public = row.certificate.public_key()
-    assert isinstance(public, ec.EllipticCurvePublicKey)
-    verify(public, key.sign(DATA, ec.ECDSA(hashes.SHA256())))  # type: ignore[call-arg]
+    try:
+        assert row.key_ref == "pkcs11:330000/log-signer-hsm"
+        key = runtime.key_stores.private_key(KeyRef.parse(row.key_ref))
+        public = row.certificate.public_key()
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        verify(public, key.sign(DATA, ec.ECDSA(hashes.SHA256())))  # type: ignore[call-arg]
+    finally:
+        # The shared federation's 330000 log must go on signing with its file key: retire
+        # this one (the newest unrevoked log-signer certificate is the one in use).
+        with runtime.database.transaction() as session:
+            revoke_certificate(session, "330000", row.serial, x509.ReasonFlags.superseded)
 
 
 def test_a_seal_key_in_the_hsm_seals_a_licence_the_verifier_accepts(

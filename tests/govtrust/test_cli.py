@@ -66,7 +66,7 @@ def test_issue_verify_revoke(federation: Federation, tmp_path: Path) -> None:
     assert revoked.returncode == 0, revoked.stderr
     assert identifier in revoked.stdout
     again = run_cli(federation, "licence", "revoke", identifier, "--reason", "again")
-    assert_one_line_error(again, "already revoked")
+    assert_one_line_error(again, "cannot be revoked")
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def test_revoke_is_final(federation: Federation) -> None:
         assert licence.status == LicenceStatus.REVOKED and licence.revoked_at is not None
     with (
         federation.runtime.database.transaction() as session,
-        pytest.raises(RegistryError, match="already revoked"),
+        pytest.raises(RegistryError, match="is revoked: it cannot be revoked"),
     ):
         revoke_licence(session, identifier, "again")
     with federation.runtime.database.transaction() as session:
@@ -103,6 +103,7 @@ def _issue_with_key(federation: Federation, key: str) -> tuple[str, bytes]:
         IssueRequest("330000", "amr", "business-licence", "幂等测试有限公司", USCC),
         sealer=SealingService.for_pdf(runtime, PadesLevel.B_T),
         protector=runtime.data_protector,
+        status_signers=runtime.status_signer,
         idempotency_key=key,
     )
     return licence.identifier, licence.pdf
