@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.identity
 	$(BIN)/python -m bench.render
 	$(BIN)/python -m bench.seal
+	$(BIN)/python -m bench.log
 
 clean:
 	rm -rf $(VENV) var out .pytest_cache .ruff_cache
