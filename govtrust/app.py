@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from govtrust.api import ca, federation, health, identity, revocation, seals, status_lists, tsa
 from govtrust.api.problems import install_problem_handlers
+from govtrust.checkpointer import run_checkpointer
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
+    """The app; with `background`, also the server's periodic work (log checkpoints)."""
+    runtime = Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(run_checkpointer(runtime)) if background else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app = FastAPI(
         title="govtrust",
         version="0.1.0",
         description="Trust infrastructure: PKI, e-seals, e-licences, offline verification.",
+        lifespan=lifespan,
     )
-    app.state.runtime = Runtime(settings)
+    app.state.runtime = runtime
     install_problem_handlers(app)
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(federation.router, prefix="/api/v1")
@@ -31,4 +50,4 @@ def create_app(settings: Settings) -> FastAPI:
 
 def create_app_from_environment() -> FastAPI:
     """Factory for uvicorn worker processes: each builds its app from GOVTRUST_* settings."""
-    return create_app(Settings())
+    return create_app(Settings(), background=True)
