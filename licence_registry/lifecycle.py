@@ -94,12 +94,14 @@ def issue_licence(
     now: datetime | None = None,
     idempotency_key: str | None = None,
 ) -> Licence:
-    """Validate, number, seal and record a licence with its `issued` event.
+    """Validate, number, seal and record a licence with its `issued` event and log leaf.
 
     Three short transactions, so that sealing (the slow part: render, sign, timestamp) holds
-    no lock: the serial is taken and committed first (a crash later leaves a gap, never a
-    duplicate); the record and its event are written together at the end. With an
-    `idempotency_key` already used, the licence recorded under it is returned instead.
+    no lock: the serial and status-list index are taken and committed first (a crash later
+    leaves a gap, never a duplicate); the QR credential is signed and the PDF sealed; the
+    record, its event and its transparency-log leaf are written together at the end, so a
+    licence exists with its leaf or not at all. With an `idempotency_key` already used, the
+    licence recorded under it is returned instead.
     """
     now = now or utc_now()
     key = _checked_key(idempotency_key)
