@@ -9,7 +9,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from govtrust.api import ca, federation, health, identity, revocation, seals, status_lists, tsa
+from govtrust.api import (
+    ca,
+    federation,
+    health,
+    identity,
+    log,
+    revocation,
+    seals,
+    status_lists,
+    tsa,
+)
 from govtrust.api.problems import install_problem_handlers
 from govtrust.checkpointer import run_checkpointer
 from govtrust.runtime import Runtime
@@ -45,6 +55,7 @@ def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
     app.include_router(revocation.router, prefix="/api/v1")
     app.include_router(seals.router, prefix="/api/v1")
     app.include_router(status_lists.router, prefix="/api/v1")
+    app.include_router(log.router, prefix="/api/v1")
     return app
 
 
