@@ -11,10 +11,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -47,6 +43,7 @@ from licence_registry.transparency import (
     tree_size,
 )
 from tests.conftest import Federation
+from tests.verifier.offline_pki import issue, name, new_key
 from verifier import merkle
 from verifier.checkpoint import log_origin, verify_checkpoint
 from verifier.errors import InputError, NotFoundError
@@ -86,18 +83,14 @@ def fill(federation: Federation, region: str, count: int, per_transaction: int =
 
 def throwaway_signer(region: str) -> LogSigner:
     """A log signer for a test region that no trust list knows: for audit tests."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{region} test log")])
-    now = utc_now()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
+    key, now = new_key(), utc_now()
+    subject = f"{region} test log"
+    certificate = issue(
+        (key, name(subject)),
+        subject,
+        key,
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=1),
     )
     return LogSigner(region, certificate, key, log_origin(region))
 

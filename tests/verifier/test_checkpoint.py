@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from cryptography import x509
@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from cryptography.x509.oid import NameOID
 
+from tests.verifier import offline_pki
+from tests.verifier.offline_pki import NOW, Key, issue, listed_service, name, new_key
 from verifier.checkpoint import (
     LOG_ORIGIN_PREFIX,
     MAX_NOTE_BYTES,
@@ -30,7 +31,6 @@ from verifier.checkpoint import (
 )
 from verifier.errors import InputError
 from verifier.trust_list import (
-    Region,
     ServiceStatus,
     ServiceType,
     StatusChange,
@@ -38,8 +38,6 @@ from verifier.trust_list import (
     TrustList,
 )
 
-Key = ec.EllipticCurvePrivateKey
-NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 ROOT_HASH = hashlib.sha256(b"some tree").digest()
 ZJ, GD = "330000", "440000"
 
@@ -66,36 +64,6 @@ PIXEL_NOTE = (
 )
 
 
-def new_key() -> Key:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def issue(
-    issuer: tuple[Key, x509.Name],
-    subject: str,
-    key: Key,
-    *,
-    ca: bool = False,
-    not_before: datetime = NOW - timedelta(days=365),
-    not_after: datetime = NOW + timedelta(days=365),
-) -> x509.Certificate:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name(subject))
-        .issuer_name(issuer[1])
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .sign(issuer[0], hashes.SHA256())
-    )
-
-
 ROOT_KEY = new_key()
 ROOT = issue((ROOT_KEY, name("Test national root")), "Test national root", ROOT_KEY, ca=True)
 ZJ_LOG_KEY, GD_LOG_KEY, OLD_ZJ_LOG_KEY = new_key(), new_key(), new_key()
@@ -104,38 +72,17 @@ GD_LOG = issue((ROOT_KEY, ROOT.subject), "440000 log", GD_LOG_KEY)
 OLD_ZJ_LOG = issue((ROOT_KEY, ROOT.subject), "330000 old log", OLD_ZJ_LOG_KEY)
 
 
-def granted(since: datetime = NOW - timedelta(days=30)) -> tuple[StatusChange, ...]:
-    return (StatusChange(ServiceStatus.GRANTED, since),)
-
-
 def service(
     region: str,
     certificates: Sequence[x509.Certificate],
     service_type: ServiceType = ServiceType.LOG,
     history: tuple[StatusChange, ...] | None = None,
 ) -> TrustedService:
-    return TrustedService(
-        region_code=region,
-        service_type=service_type,
-        name=f"{region} {service_type}",
-        certificates=tuple(certificates),
-        history=granted() if history is None else history,
-    )
+    return listed_service(region, certificates, service_type, history)
 
 
 def trust_list(*services: TrustedService) -> TrustList:
-    regions = sorted({s.region_code for s in services})
-    return TrustList(
-        sequence=7,
-        issued_at=NOW - timedelta(hours=1),
-        next_update=NOW + timedelta(days=1),
-        operator="test hub",
-        national_root=ROOT,
-        regions=tuple(
-            Region(code, code, tuple(s for s in services if s.region_code == code))
-            for code in regions
-        ),
-    )
+    return offline_pki.trust_list(ROOT, *services)
 
 
 LISTED = trust_list(service(ZJ, [ZJ_LOG]), service(GD, [GD_LOG]))

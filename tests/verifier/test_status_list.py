@@ -12,7 +12,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
+from tests.verifier import offline_pki
+from tests.verifier.offline_pki import NOW, Key, issue, listed_service, new_key
 from verifier.certs import sha256_fingerprint
 from verifier.errors import InputError
 from verifier.status_list import (
@@ -42,7 +43,6 @@ from verifier.status_list import (
     verify_status_list,
 )
 from verifier.trust_list import (
-    Region,
     ServiceStatus,
     ServiceType,
     StatusChange,
@@ -50,8 +50,6 @@ from verifier.trust_list import (
     TrustList,
 )
 
-Key = ec.EllipticCurvePrivateKey
-NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 ZJ, GD = "330000", "440000"
 
 # draft-ietf-oauth-status-list, section "Status List" and appendix "Test vectors for Status
@@ -85,34 +83,8 @@ def b64u(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def new_key() -> Key:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def issue(
-    issuer: tuple[Key, x509.Name],
-    subject: str,
-    key: Key,
-    *,
-    ca: bool = False,
-    not_before: datetime = NOW - timedelta(days=365),
-    not_after: datetime = NOW + timedelta(days=365),
-) -> x509.Certificate:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer[1])
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .sign(issuer[0], hashes.SHA256())
-    )
-
-
 CA_KEY = new_key()
-CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test region CA")])
+CA_NAME = offline_pki.name("Test region CA")
 CA = issue((CA_KEY, CA_NAME), "Test region CA", CA_KEY, ca=True)
 ISSUER_KEY, GD_ISSUER_KEY = new_key(), new_key()
 ISSUER = issue((CA_KEY, CA_NAME), "330000 status issuer", ISSUER_KEY)
@@ -124,25 +96,13 @@ def service(
     region: str,
     certificate: x509.Certificate,
     service_type: ServiceType = ServiceType.STATUS_ISSUER,
-    history: tuple[StatusChange, ...] = (
-        StatusChange(ServiceStatus.GRANTED, NOW - timedelta(days=30)),
-    ),
+    history: tuple[StatusChange, ...] | None = None,
 ) -> TrustedService:
-    return TrustedService(region, service_type, f"{region} {service_type}", (certificate,), history)
+    return listed_service(region, [certificate], service_type, history)
 
 
 def trust_list(*services: TrustedService) -> TrustList:
-    codes = sorted({s.region_code for s in services})
-    return TrustList(
-        sequence=3,
-        issued_at=NOW - timedelta(hours=1),
-        next_update=NOW + timedelta(days=1),
-        operator="test hub",
-        national_root=CA,
-        regions=tuple(
-            Region(c, c, tuple(s for s in services if s.region_code == c)) for c in codes
-        ),
-    )
+    return offline_pki.trust_list(CA, *services)
 
 
 LISTED = trust_list(service(ZJ, ISSUER), service(GD, GD_ISSUER))
