@@ -8,6 +8,9 @@ licence index (`pack_statuses`), compresses it (`compress_list`), builds the cla
 Trust is decided by the federation trust list alone, as for identity tokens: the signer
 certificate in `x5c[0]` must be listed, byte for byte, under a `status-issuer` service that
 was granted when the list was issued and is not withdrawn at validation time.
+
+Status values (govtrust's profile of the draft's 2-bit list): 0 valid, 1 revoked, 2 suspended,
+and the draft's application-specific 3 is superseded (replaced by an amended licence).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from verifier.trust_list import ServiceStatus, ServiceType, TrustedService, Trus
 TYP = "statuslist+jwt"
 STATUS_URI_PREFIX = "https://status.govtrust.gov.cn/"
 ALLOWED_BITS = (1, 2, 4, 8)
-# govtrust's profile: valid / revoked / suspended need two bits; at least 2^17 entries
-# per list, so that a list reveals little about any one licence (DESIGN.md).
+# govtrust's profile: valid / revoked / suspended / superseded need two bits; at least 2^17
+# entries per list, so that a list reveals little about any one licence (DESIGN.md).
 BITS = 2
 MIN_ENTRIES = 131_072
 # Decompressed size cap: a few hundred bytes of DEFLATE can claim gigabytes.
@@ -63,11 +66,19 @@ class LicenceStatus(StrEnum):
     VALID = "valid"
     REVOKED = "revoked"
     SUSPENDED = "suspended"
-    # 0x03 (application-specific in the draft) and anything wider: no meaning defined here.
+    # The draft leaves 0x03 to the application: govtrust's profile gives it this meaning, a
+    # licence replaced by an amended version (final, like a revocation).
+    SUPERSEDED = "superseded"
+    # Values wider than two bits: no meaning defined here.
     UNKNOWN = "unknown"
 
 
-_STATUS_OF_VALUE = {0: LicenceStatus.VALID, 1: LicenceStatus.REVOKED, 2: LicenceStatus.SUSPENDED}
+_STATUS_OF_VALUE = {
+    0: LicenceStatus.VALID,
+    1: LicenceStatus.REVOKED,
+    2: LicenceStatus.SUSPENDED,
+    3: LicenceStatus.SUPERSEDED,
+}
 
 
 @dataclass(frozen=True)

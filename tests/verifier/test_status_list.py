@@ -209,13 +209,32 @@ def test_round_trip_of_131072_entries() -> None:
     assert status_list.expires_at == NOW + timedelta(hours=23, minutes=50)
     assert status_list.ttl == timedelta(hours=1)
     assert status_list.signer == ISSUER
-    meaning = {0: "valid", 1: "revoked", 2: "suspended", 3: "unknown"}
+    meaning = {0: "valid", 1: "revoked", 2: "suspended", 3: "superseded"}
     assert [str(status_list.status(i)) for i in range(MIN_ENTRIES)] == [meaning[v] for v in values]
-    assert status_list.status(2) is LicenceStatus.UNKNOWN
+    assert status_list.status(2) is LicenceStatus.SUPERSEDED
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header["typ"] == "statuslist+jwt" and header["alg"] == "ES256"
     assert header["kid"] == sha256_fingerprint(ISSUER)
     assert verify(token.encode()).size == MIN_ENTRIES
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, LicenceStatus.VALID),
+        (1, LicenceStatus.REVOKED),
+        (2, LicenceStatus.SUSPENDED),
+        (3, LicenceStatus.SUPERSEDED),
+    ],
+)
+def test_each_two_bit_value_has_its_meaning(value: int, expected: LicenceStatus) -> None:
+    """3 is application-specific in the draft; govtrust's profile reads it as superseded."""
+    index = 77_777
+    packed = pack_statuses([value if i == index else 0 for i in range(MIN_ENTRIES)])
+    status_list = verify(sign_status_list(payload(packed), ISSUER_KEY, CHAIN))
+    assert status_list.value(index) == value
+    assert status_list.status(index) is expected
+    assert status_list.status(index - 1) is LicenceStatus.VALID
 
 
 @pytest.mark.parametrize("index", [-1, MIN_ENTRIES, 2**64, True, 1.0])
