@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -9,6 +10,8 @@ import os
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ca.errors import KeyStoreError
+
+FEDERATION_SUBJECT_PURPOSE = "federation-subject"
 
 
 class DataProtector:
@@ -38,3 +41,13 @@ class DataProtector:
 
     def decrypt(self, purpose: str, blob: bytes) -> str:
         return self._aead.decrypt(blob[:12], blob[12:], purpose.encode()).decode()
+
+
+def person_pseudonym(protector: DataProtector, id_type: str, id_value: str) -> str:
+    """A person's federation-wide pseudonym: the `sub` of their identity tokens in every
+    region (the data-protection key is the federation's) and the key the registry finds
+    their licences by. It reveals no ID number."""
+    digest = bytes.fromhex(
+        protector.lookup_hash(FEDERATION_SUBJECT_PURPOSE, f"{id_type}:{id_value}")
+    )
+    return base64.b32encode(digest[:20]).decode().lower()

@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from govtrust.api import (
+    bundle,
     ca,
     federation,
     health,
     identity,
+    licences,
     log,
     revocation,
     seals,
@@ -54,8 +56,10 @@ def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
     app.include_router(tsa.router, prefix="/api/v1")
     app.include_router(revocation.router, prefix="/api/v1")
     app.include_router(seals.router, prefix="/api/v1")
+    app.include_router(licences.router, prefix="/api/v1")
     app.include_router(status_lists.router, prefix="/api/v1")
     app.include_router(log.router, prefix="/api/v1")
+    app.include_router(bundle.router, prefix="/api/v1")
     return app
 
 

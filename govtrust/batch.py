@@ -29,7 +29,7 @@ from verifier.errors import InputError
 from verifier.identifiers import HolderIdType
 
 if TYPE_CHECKING:
-    from govtrust.issuance import SealingService
+    from govtrust.issuance import LicenceOffice
     from govtrust.runtime import Runtime
 
 MAX_INPUT_BYTES = 256 * 1024 * 1024
@@ -189,38 +189,21 @@ def _done_keys(runtime: Runtime, keys: list[str]) -> set[str]:
     return done
 
 
-@dataclass(frozen=True)
-class _Worker:
-    runtime: Runtime
-    sealer: SealingService
-
-
 # One per worker process: keys, sealers and fonts are loaded once, not per row.
-_worker: list[_Worker] = []
+_worker: list[LicenceOffice] = []
 
 
 def _start_worker(settings: Settings, level: PadesLevel | None) -> None:
-    from govtrust.issuance import SealingService
+    from govtrust.issuance import LicenceOffice
     from govtrust.runtime import Runtime
 
-    runtime = Runtime(settings)
-    _worker.append(_Worker(runtime, SealingService.for_pdf(runtime, level)))
+    _worker.append(LicenceOffice.for_pdf(Runtime(settings), level))
 
 
 def _issue_row(row: BatchRow, out_dir: Path) -> str | None:
     """Issue (or find) the row's licence and write its PDF; the error text if refused."""
-    from licence_registry.lifecycle import issue_licence
-
-    worker = _worker[0]
     try:
-        licence = issue_licence(
-            worker.runtime.database.transaction,
-            row.request,
-            sealer=worker.sealer,
-            protector=worker.runtime.data_protector,
-            status_signers=worker.runtime.status_signer,
-            idempotency_key=row.key,
-        )
+        licence = _worker[0].issue(row.request, idempotency_key=row.key)
     except InputError as exc:
         return str(exc)
     path = output_path(out_dir, row.key)

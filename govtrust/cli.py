@@ -30,11 +30,15 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 licence_app = typer.Typer(help="Issue and revoke licences.", no_args_is_help=True)
 ca_app = typer.Typer(help="Certificate authority: ceremony and operations.", no_args_is_help=True)
+bundle_app = typer.Typer(
+    help="Offline bundles for verifiers without a network.", no_args_is_help=True
+)
 register_ceremony(ca_app)
 register_operations(ca_app)
 app.add_typer(db_app, name="db")
 app.add_typer(licence_app, name="licence")
 app.add_typer(ca_app, name="ca")
+app.add_typer(bundle_app, name="bundle")
 app.add_typer(federation_app, name="federation")
 app.add_typer(identity_app, name="identity")
 register_sealing(seal_app)
@@ -120,20 +124,13 @@ def licence_issue(
     level: LevelOption = None,
 ) -> None:
     """Issue a licence, seal its PDF, write it to --out and print its number."""
-    from govtrust.issuance import SealingService
+    from govtrust.issuance import LicenceOffice
     from govtrust.runtime import Runtime
-    from licence_registry.lifecycle import IssueRequest, issue_licence
+    from licence_registry import IssueRequest
 
     check_out(out)
-    runtime = Runtime(_settings())
-    request = IssueRequest(region, department, licence_type, holder_name, holder_id)
-    licence = issue_licence(
-        runtime.database.transaction,
-        request,
-        sealer=SealingService.for_pdf(runtime, level),
-        protector=runtime.data_protector,
-        status_signers=runtime.status_signer,
-    )
+    office = LicenceOffice.for_pdf(Runtime(_settings()), level)
+    licence = office.issue(IssueRequest(region, department, licence_type, holder_name, holder_id))
     write_atomically(out, licence.pdf)
     typer.echo(licence.identifier)
 
@@ -145,7 +142,7 @@ def licence_revoke(
 ) -> None:
     """Revoke a licence for good."""
     from govtrust.runtime import Runtime
-    from licence_registry.lifecycle import revoke_licence
+    from licence_registry.changes import revoke_licence
 
     runtime = Runtime(_settings())
     with runtime.database.transaction() as session:
@@ -160,7 +157,7 @@ def licence_suspend(
 ) -> None:
     """Suspend a licence until it is reinstated; the status list says so at once."""
     from govtrust.runtime import Runtime
-    from licence_registry.lifecycle import suspend_licence
+    from licence_registry.changes import suspend_licence
 
     runtime = Runtime(_settings())
     with runtime.database.transaction() as session:
@@ -175,7 +172,7 @@ def licence_reinstate(
 ) -> None:
     """Make a suspended licence active again."""
     from govtrust.runtime import Runtime
-    from licence_registry.lifecycle import reinstate_licence
+    from licence_registry.changes import reinstate_licence
 
     runtime = Runtime(_settings())
     with runtime.database.transaction() as session:
@@ -191,6 +188,10 @@ def verify(
     trust_list: Annotated[
         Path | None, typer.Option(help="signed trust list; default var/trust-list.jws")
     ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(help="offline bundle (trust list, status lists, CRLs): checks status too"),
+    ] = None,
     root_fingerprint: Annotated[
         str | None, typer.Option(help="national root SHA-256 (hex); default var/root.sha256")
     ] = None,
@@ -203,9 +204,17 @@ def verify(
         typer.Option(help="remembers the newest trust list seen; default var/verifier-state.json"),
     ] = None,
 ) -> None:
-    """Verify a licence PDF or an identity token offline. Exit 0 valid, 1 invalid,
-    3 indeterminate, 2 bad input."""
-    from verifier.cli import looks_like_compact_jws, read_input_file, run_verify, run_verify_token
+    """Verify a licence PDF, a licence's QR credential or an identity token offline. Exit 0
+    valid, 1 invalid, 3 indeterminate, 2 bad input."""
+    from verifier.cli import (
+        TrustSource,
+        is_licence_credential,
+        looks_like_compact_jws,
+        read_input_file,
+        run_verify,
+        run_verify_credential,
+        run_verify_token,
+    )
     from verifier.identity_token import MAX_TOKEN_BYTES
     from verifier.state import VerifierState
 
@@ -215,7 +224,9 @@ def verify(
             settings.root_fingerprint_path, "root fingerprint file", 1024
         ).decode("ascii", "replace")
     state = VerifierState(state_file or settings.var_dir / "verifier-state.json")
-    trust_list_path = trust_list or settings.trust_list_path
+    if bundle is not None and trust_list is not None:
+        raise InputError("give --bundle or --trust-list, not both")
+    source = TrustSource(trust_list_path=trust_list or settings.trust_list_path, bundle_path=bundle)
     path = Path(file)
     token: bytes | None = None
     try:
@@ -230,18 +241,30 @@ def verify(
             token = head
     elif looks_like_compact_jws(file):
         token = file.encode("ascii")
-    if token is not None:
+    if token is not None and is_licence_credential(token):
+        code = run_verify_credential(token, source, root_fingerprint, as_json=as_json, state=state)
+    elif token is not None:
         code = run_verify_token(
-            token,
-            trust_list_path,
-            root_fingerprint,
-            audience=audience,
-            as_json=as_json,
-            state=state,
+            token, source, root_fingerprint, audience=audience, as_json=as_json, state=state
         )
     else:
-        code = run_verify(path, trust_list_path, root_fingerprint, as_json=as_json, state=state)
+        code = run_verify(path, source, root_fingerprint, as_json=as_json, state=state)
     raise typer.Exit(code)
+
+
+@bundle_app.command("export")
+def bundle_export(
+    out: Annotated[Path, typer.Option(help="where to write the bundle (JSON)")],
+) -> None:
+    """Write the offline bundle: trust list, CRLs, every region's status list and latest
+    checkpoint, each signed by its own signer."""
+    from govtrust.bundle import export_bundle
+    from govtrust.runtime import Runtime
+
+    check_out(out)
+    data = export_bundle(Runtime(_settings()))
+    write_atomically(out, data)
+    _say(f"bundle: {len(data)} bytes written to {out}")
 
 
 @app.command()

@@ -9,7 +9,7 @@ from govtrust.devinit import dev_init
 from govtrust.issuance import SealingService
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
-from licence_registry.lifecycle import IssueRequest, issue_licence, revoke_licence
+from licence_registry import IssueRequest, issue_licence, revoke_licence
 from verifier.errors import InputError
 from verifier.identifiers import make_uscc
 from verifier.pdf import verify_pdf

@@ -44,7 +44,7 @@ from ca.profiles import (
 )
 from ca.revocation import install_crl, publish_crl
 from govtrust.db import reset_schema, upgrade
-from govtrust.published import write_trust_list_file
+from govtrust.published import log_trust_list, write_trust_list_file
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 from identity.dev_accounts import create_dev_accounts
@@ -192,6 +192,7 @@ def dev_init(
 
         progress("federation trust list")
         version = publish_trust_list(session, load_trust_list_signer(session, runtime.key_stores))
+        log_trust_list(session, version)
         fingerprint = sha256_fingerprint(root.certificate)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         write_trust_list_file(settings, version.jws)

@@ -14,7 +14,15 @@ from ca.authority import get_authority
 from ca.models import Department, IssuedCertificate
 from ca.registry import find_department
 from govtrust.runtime import Runtime
-from licence_registry.lifecycle import LicenceContent
+from licence_registry import (
+    Actor,
+    Amendment,
+    IssueRequest,
+    Licence,
+    LicenceContent,
+    amend_licence,
+    issue_licence,
+)
 from seal_service.errors import SealError
 from seal_service.evidence import validation_material
 from seal_service.lifecycle import usable_seal
@@ -29,6 +37,54 @@ HOLDER_ID_LABELS = {
     HolderIdType.CITIZEN_ID: "公民身份号码",
     HolderIdType.USCC: "统一社会信用代码",
 }
+
+
+@dataclass
+class LicenceOffice:
+    """The registry and the seal service wired together: licences made, sealed, recorded."""
+
+    runtime: Runtime
+    sealer: SealingService
+
+    @classmethod
+    def for_pdf(cls, runtime: Runtime, level: PadesLevel | None = None) -> LicenceOffice:
+        return cls(runtime, SealingService.for_pdf(runtime, level))
+
+    def issue(
+        self,
+        request: IssueRequest,
+        *,
+        actor: Actor | None = None,
+        idempotency_key: str | None = None,
+    ) -> Licence:
+        return issue_licence(
+            self.runtime.database.transaction,
+            request,
+            sealer=self.sealer,
+            protector=self.runtime.data_protector,
+            status_signers=self.runtime.status_signer,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+    def amend(
+        self,
+        identifier: str,
+        amendment: Amendment,
+        *,
+        actor: Actor | None = None,
+        idempotency_key: str | None = None,
+    ) -> Licence:
+        return amend_licence(
+            self.runtime.database.transaction,
+            identifier,
+            amendment,
+            sealer=self.sealer,
+            protector=self.runtime.data_protector,
+            status_signers=self.runtime.status_signer,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
 
 
 @dataclass

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
-from ca.federation import load_trust_list_signer, publish_trust_list
+from sqlalchemy.orm import Session
+
+from ca.federation import listed_regions, load_trust_list_signer, publish_trust_list
 from ca.models import TrustListVersion
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
+from licence_registry.transparency import append_leaf, published_leaf
 
 
 def write_trust_list_file(settings: Settings, jws: str) -> None:
@@ -30,6 +34,19 @@ def publish_next_trust_list(
             validity,
             published_by=published_by,
         )
+        log_trust_list(session, version)
     write_trust_list_file(runtime.settings, version.jws)
     runtime.forget_trust_list()
     return version
+
+
+def log_trust_list(session: Session, version: TrustListVersion) -> None:
+    """Append the version (its sequence and the SHA-256 of its JWS) to every listed region's
+    transparency log, in the publishing transaction: each region's auditors can prove which
+    trust list governed it, and that no version was shown to some verifiers only."""
+    digest = hashlib.sha256(version.jws.encode()).hexdigest()
+    for region, _services in listed_regions(session):
+        leaf = published_leaf(
+            "trust-list", region.code, version.sequence, digest, version.issued_at
+        )
+        append_leaf(session, region.code, leaf, now=version.issued_at)

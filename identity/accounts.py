@@ -6,7 +6,6 @@ they never appear in a message, a log line or a federation subject.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -14,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ca.data_protection import DataProtector
+from ca.data_protection import DataProtector, person_pseudonym
 from ca.models import Authority, Department
 from identity.durable import commit_aside
 from identity.errors import IdentityError, SignInFailed, SignInThrottled
@@ -31,7 +30,6 @@ from verifier.identifiers import HolderIdType, validate_citizen_id, validate_usc
 from verifier.timeutil import utc_now
 
 ACCOUNT_ID_PURPOSE = "account-id"
-FEDERATION_SUBJECT_PURPOSE = "federation-subject"
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_DISPLAY_NAME = 100
@@ -307,16 +305,13 @@ def federation_subject(protector: DataProtector, account: Account) -> str:
     (the data-protection key is shared by the federation), and it reveals no ID number."""
     if account.kind == AccountKind.STAFF:
         # Staff have no national ID here: their identity is their region's account.
-        value = f"staff:{account.region_code}:{account.login_name}"
-    else:
-        if account.id_encrypted is None:
-            raise IdentityError("account has no identifier")
-        id_type = (
-            HolderIdType.CITIZEN_ID if account.kind == AccountKind.CITIZEN else HolderIdType.USCC
-        )
-        value = f"{id_type}:{protector.decrypt(ACCOUNT_ID_PURPOSE, account.id_encrypted)}"
-    digest = bytes.fromhex(protector.lookup_hash(FEDERATION_SUBJECT_PURPOSE, value))
-    return base64.b32encode(digest[:20]).decode().lower()
+        return person_pseudonym(protector, "staff", f"{account.region_code}:{account.login_name}")
+    if account.id_encrypted is None:
+        raise IdentityError("account has no identifier")
+    id_type = HolderIdType.CITIZEN_ID if account.kind == AccountKind.CITIZEN else HolderIdType.USCC
+    return person_pseudonym(
+        protector, id_type, protector.decrypt(ACCOUNT_ID_PURPOSE, account.id_encrypted)
+    )
 
 
 def disable_account(session: Session, account: Account, *, now: datetime | None = None) -> None:

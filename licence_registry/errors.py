@@ -1,6 +1,6 @@
 """Errors raised by the licence registry."""
 
-from verifier.errors import InputError, NotFoundError
+from verifier.errors import ConflictError, InputError, NotFoundError, NotPermittedError
 
 
 class RegistryError(InputError):
@@ -9,3 +9,11 @@ class RegistryError(InputError):
 
 class LicenceNotFound(RegistryError, NotFoundError):
     """No licence has that identifier."""
+
+
+class LicenceNotPermitted(RegistryError, NotPermittedError):
+    """The caller does not act for the licence's issuing department."""
+
+
+class LicenceStateConflict(RegistryError, ConflictError):
+    """The licence's status does not allow the change (revoked, superseded, …)."""

@@ -1,4 +1,5 @@
-"""Licence lifecycle: issue (with its sealed file) and revoke. The only place status changes."""
+"""Licences made: issue and amend, each producing a sealed file. Status changes of an
+existing licence are in `changes`; together the only place a licence changes."""
 
 from __future__ import annotations
 
@@ -16,18 +17,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ca.counters import bump_counter
-from ca.data_protection import DataProtector
+from ca.data_protection import DataProtector, person_pseudonym
 from ca.models import Department
 from ca.registry import find_department
 from licence_registry.catalogue import LicenceType, licence_type
-from licence_registry.errors import LicenceNotFound, RegistryError
-from licence_registry.models import Licence, LicenceEvent, LicenceStatus
+from licence_registry.changes import checked_reason, get_licence
+from licence_registry.errors import LicenceStateConflict, RegistryError
+from licence_registry.events import Actor, check_actor, record_event
+from licence_registry.models import Licence, LicenceStatus
 from licence_registry.status_lists import (
     StatusSigner,
     allocate_index,
     record_status_change,
 )
-from licence_registry.transparency import append_leaf, licence_leaf
 from verifier.credential import LicenceClaims, content_digest, sign_credential
 from verifier.identifiers import (
     HolderIdType,
@@ -40,7 +42,7 @@ from verifier.timeutil import utc_now
 
 HOLDER_ID_PURPOSE = "holder-id"
 MAX_HOLDER_NAME = 100
-MAX_REASON = 500
+MAX_VERSION = 999  # three digits in the identifier
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
@@ -55,6 +57,14 @@ class IssueRequest:
 
 
 @dataclass(frozen=True)
+class Amendment:
+    """What an amendment changes (the holder's name, e.g. a company renamed) and why."""
+
+    holder_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class LicenceContent:
     """What a licence says: handed to the sealer, which renders and seals it."""
 
@@ -62,6 +72,7 @@ class LicenceContent:
     licence_type: LicenceType
     department: Department
     serial: int
+    version: int
     status_index: int
     holder_name: str
     holder_id_type: HolderIdType
@@ -91,6 +102,7 @@ def issue_licence(
     sealer: LicenceSealer,
     protector: DataProtector,
     status_signers: Callable[[str], StatusSigner],
+    actor: Actor | None = None,
     now: datetime | None = None,
     idempotency_key: str | None = None,
 ) -> Licence:
@@ -104,24 +116,122 @@ def issue_licence(
     licence recorded under it is returned instead.
     """
     now = now or utc_now()
+
+    def prepare(session: Session) -> LicenceContent:
+        return _content(session, request, protector, actor, now)
+
+    def record(session: Session, content: LicenceContent, pdf: bytes, key: str | None) -> Licence:
+        licence = _record(session, content, pdf, protector, now, key)
+        record_event(session, licence, "issued", now, actor=actor)
+        return licence
+
+    return _produce(transaction, prepare, record, sealer, status_signers, now, idempotency_key)
+
+
+def amend_licence(
+    transaction: Transaction,
+    identifier: str,
+    amendment: Amendment,
+    *,
+    sealer: LicenceSealer,
+    protector: DataProtector,
+    status_signers: Callable[[str], StatusSigner],
+    actor: Actor | None = None,
+    now: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> Licence:
+    """Issue the next version of an active licence with the amended details, sealed anew
+    with a new status-list index; the old version then reads as superseded (value 3 in the
+    status list), for good. Holder, type and validity period stay those of the licence."""
+    now = now or utc_now()
+    reason = checked_reason(amendment.reason, "an amendment")
+
+    def prepare(session: Session) -> LicenceContent:
+        old = get_licence(session, identifier)
+        _amendable(session, old, actor, now)
+        return _amended_content(session, old, amendment, protector)
+
+    def record(session: Session, content: LicenceContent, pdf: bytes, key: str | None) -> Licence:
+        # Locked and checked again: a change since `prepare` (a revocation, a concurrent
+        # amendment) wins, and this sealed version is thrown away.
+        old = get_licence(session, identifier, for_update=True)
+        _amendable(session, old, actor, now)
+        licence = _record(session, content, pdf, protector, now, key)
+        licence.supersedes_id = old.id
+        old.superseded_by_id = licence.id
+        old.status = LicenceStatus.SUPERSEDED
+        record_status_change(session, old.region_code)
+        record_event(session, old, "superseded", now, reason=reason, actor=actor)
+        record_event(session, licence, "amended", now, reason=reason, actor=actor)
+        return licence
+
+    return _produce(transaction, prepare, record, sealer, status_signers, now, idempotency_key)
+
+
+def _produce(
+    transaction: Transaction,
+    prepare: Callable[[Session], LicenceContent],
+    record: Callable[[Session, LicenceContent, bytes, str | None], Licence],
+    sealer: LicenceSealer,
+    status_signers: Callable[[str], StatusSigner],
+    now: datetime,
+    idempotency_key: str | None,
+) -> Licence:
+    """The three transactions of making a licence version (see `issue_licence`)."""
     key = _checked_key(idempotency_key)
     with transaction() as session:
         if key is not None and (existing := _by_key(session, key)) is not None:
             return existing
-        content = _content(session, request, protector, now)
+        content = prepare(session)
     content = _with_credential(content, status_signers(content.department.region_code), now)
     with transaction() as session:
         pdf = sealer(session, content)
     try:
         with transaction() as session:
-            licence = _record(session, content, pdf, protector, now, key)
+            return record(session, content, pdf, key)
     except IntegrityError:
         with transaction() as session:
             existing = _by_key(session, key) if key is not None else None
         if existing is None:
             raise
         return existing  # the same request, finished by a concurrent run
-    return licence
+
+
+def _amendable(session: Session, licence: Licence, actor: Actor | None, now: datetime) -> None:
+    check_actor(session.get_one(Department, licence.department_id), actor)
+    status = licence.effective_status(now.date())
+    if status is not LicenceStatus.ACTIVE:
+        raise LicenceStateConflict(
+            f"licence {licence.identifier} is {status}: only an active licence is amended"
+        )
+
+
+def _amended_content(
+    session: Session, old: Licence, amendment: Amendment, protector: DataProtector
+) -> LicenceContent:
+    kind = licence_type(old.type_name)
+    department = session.get_one(Department, old.department_id)
+    id_type = HolderIdType(old.holder_id_type)
+    holder_id = protector.decrypt(HOLDER_ID_PURPOSE, old.holder_id_encrypted)
+    parsed = parse_licence_identifier(old.identifier)
+    if parsed.version >= MAX_VERSION:
+        raise LicenceStateConflict(f"licence {old.identifier} has reached version {MAX_VERSION}")
+    return LicenceContent(
+        identifier=str(
+            LicenceIdentifier.build(kind.type_code, department.uscc, old.serial, parsed.version + 1)
+        ),
+        licence_type=kind,
+        department=department,
+        serial=old.serial,
+        version=parsed.version + 1,
+        status_index=allocate_index(session, protector, department.region_code),
+        holder_name=_holder_name(amendment.holder_name),
+        holder_id_type=id_type,
+        holder_id=holder_id,
+        holder_id_masked=old.holder_id_masked,
+        valid_from=old.valid_from,
+        valid_until=old.valid_until,
+    )
 
 
 def _checked_key(key: str | None) -> str | None:
@@ -136,18 +246,28 @@ def _by_key(session: Session, key: str) -> Licence | None:
     return session.scalars(select(Licence).where(Licence.idempotency_key == key)).first()
 
 
-def _content(
-    session: Session, request: IssueRequest, protector: DataProtector, now: datetime
-) -> LicenceContent:
-    kind = licence_type(request.licence_type)
-    holder_name = request.holder_name.strip()
+def _holder_name(name: str) -> str:
+    holder_name = name.strip()
     if not holder_name or len(holder_name) > MAX_HOLDER_NAME:
         raise RegistryError(f"holder name must be 1 to {MAX_HOLDER_NAME} characters")
+    return holder_name
+
+
+def _content(
+    session: Session,
+    request: IssueRequest,
+    protector: DataProtector,
+    actor: Actor | None,
+    now: datetime,
+) -> LicenceContent:
+    kind = licence_type(request.licence_type)
+    holder_name = _holder_name(request.holder_name)
     id_type = request.holder_id_type or kind.holder_id_types[0]
     if id_type not in kind.holder_id_types:
         raise RegistryError(f"a {kind.name} cannot be issued to a holder ID of type {id_type}")
     holder_id = validate_holder_id(id_type, request.holder_id)
     department = find_department(session, request.region, request.department)
+    check_actor(department, actor)
     if department.code != kind.department:
         raise RegistryError(
             f"a {kind.name} is issued by department {kind.department!r}, not {department.code!r}"
@@ -165,6 +285,7 @@ def _content(
         licence_type=kind,
         department=department,
         serial=serial,
+        version=1,
         status_index=status_index,
         holder_name=holder_name,
         holder_id_type=id_type,
@@ -212,130 +333,27 @@ def _record(
         type_name=content.licence_type.name,
         department_id=content.department.id,
         serial=content.serial,
-        version=1,
+        version=content.version,
         holder_name=content.holder_name,
         holder_id_type=str(id_type),
         holder_id_hash=protector.lookup_hash(HOLDER_ID_PURPOSE, f"{id_type}:{holder_id}"),
         holder_id_encrypted=protector.encrypt(HOLDER_ID_PURPOSE, holder_id),
         holder_id_masked=content.holder_id_masked,
+        holder_subject=person_pseudonym(protector, id_type, holder_id),
         status=LicenceStatus.ACTIVE,
         issued_at=now,
         valid_from=content.valid_from,
         valid_until=content.valid_until,
         pdf=pdf,
         pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+        credential=content.qr_payload,
         idempotency_key=key,
         region_code=content.department.region_code,
         status_index=content.status_index,
     )
     session.add(licence)
     session.flush()
-    session.add(LicenceEvent(licence_id=licence.id, event="issued", at=now))
-    session.flush()
-    _log(session, licence, "issued", now, None)
     return licence
-
-
-def get_licence(session: Session, identifier: str, *, for_update: bool = False) -> Licence:
-    parsed = str(parse_licence_identifier(identifier))
-    query = select(Licence).where(Licence.identifier == parsed)
-    if for_update:
-        query = query.with_for_update()
-    licence = session.scalars(query).first()
-    if licence is None:
-        raise LicenceNotFound(f"no licence {parsed}")
-    return licence
-
-
-def revoke_licence(
-    session: Session, identifier: str, reason: str, *, now: datetime | None = None
-) -> Licence:
-    """Revoke for good (an active or suspended licence): it is never reinstated."""
-    licence = _change_status(
-        session,
-        identifier,
-        "revoked",
-        LicenceStatus.REVOKED,
-        {LicenceStatus.ACTIVE, LicenceStatus.SUSPENDED},
-        _reason(reason, "a revocation"),
-        now,
-    )
-    licence.revoked_at = now or utc_now()
-    licence.revocation_reason = reason.strip()
-    return licence
-
-
-def suspend_licence(
-    session: Session, identifier: str, reason: str, *, now: datetime | None = None
-) -> Licence:
-    """Suspend an active licence until it is reinstated (or revoked)."""
-    return _change_status(
-        session,
-        identifier,
-        "suspended",
-        LicenceStatus.SUSPENDED,
-        {LicenceStatus.ACTIVE},
-        _reason(reason, "a suspension"),
-        now,
-    )
-
-
-def reinstate_licence(
-    session: Session, identifier: str, reason: str | None = None, *, now: datetime | None = None
-) -> Licence:
-    """Make a suspended licence active again (never a revoked one)."""
-    return _change_status(
-        session,
-        identifier,
-        "reinstated",
-        LicenceStatus.ACTIVE,
-        {LicenceStatus.SUSPENDED},
-        _reason(reason, "a reinstatement") if reason else None,
-        now,
-    )
-
-
-def _reason(reason: str | None, what: str) -> str:
-    text = (reason or "").strip()
-    if not text or len(text) > MAX_REASON:
-        raise RegistryError(f"{what} needs a reason of 1 to {MAX_REASON} characters")
-    return text
-
-
-def _change_status(
-    session: Session,
-    identifier: str,
-    event: str,
-    status: LicenceStatus,
-    allowed_from: set[LicenceStatus],
-    reason: str | None,
-    now: datetime | None,
-) -> Licence:
-    licence = get_licence(session, identifier, for_update=True)
-    current = LicenceStatus(licence.status)
-    if current not in allowed_from:
-        raise RegistryError(
-            f"licence {licence.identifier} is {current}: it cannot be {event}"
-            + (" (revocation is final)" if current is LicenceStatus.REVOKED else "")
-        )
-    now = now or utc_now()
-    licence.status = status
-    record_status_change(session, licence.region_code)
-    session.add(LicenceEvent(licence_id=licence.id, event=event, at=now, reason=reason))
-    session.flush()
-    _log(session, licence, event, now, reason)
-    return licence
-
-
-def _log(session: Session, licence: Licence, event: str, at: datetime, reason: str | None) -> None:
-    """The event's leaf in the region's transparency log, in the same transaction and as
-    its last write: the per-region log lock is held for the shortest time, always last."""
-    department = session.get_one(Department, licence.department_id)
-    index = licence.status_index if licence.status_index >= 0 else None
-    leaf = licence_leaf(
-        event, licence.identifier, licence.version, index, at, department.uscc, reason
-    )
-    append_leaf(session, licence.region_code, leaf, now=at)
 
 
 def _next_serial(session: Session, department: Department) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,6 +29,7 @@ from verifier.checkpoint import (
     log_origin,
     open_note,
     sign_checkpoint_text,
+    signed_at_extension,
 )
 from verifier.merkle import EMPTY_ROOT, ProofError, leaf_hash, node_hash, root_hash
 from verifier.merkle import verify_consistency as verify_merkle_consistency
@@ -262,10 +264,13 @@ def _audit_checkpoints(
         except CheckpointError as exc:
             problems.add(ProblemKind.CHECKPOINT_SIGNATURE, f"checkpoint {at}: {exc}", tree_size=at)
             text = None
-        if text is not None and text.encode("utf-8") != _expected_text(origin, at, root):
+        if text is not None and text.encode("utf-8") not in _expected_texts(
+            origin, at, root, row.signed_at
+        ):
             problems.add(
                 ProblemKind.CHECKPOINT_TEXT,
-                f"checkpoint {at}: the signed text is not {origin}, size {at} and the stored root",
+                f"checkpoint {at}: the signed text is not {origin}, size {at}, the stored root "
+                "and the stored signing time",
                 tree_size=at,
             )
         if at > size:
@@ -287,11 +292,16 @@ def _audit_checkpoints(
     return count
 
 
-def _expected_text(origin: str, size: int, root: bytes) -> bytes | None:
+def _expected_texts(origin: str, size: int, root: bytes, signed_at: datetime) -> set[bytes]:
+    """What the checkpoint's signed text may be: with its stored signing time, or (signed
+    before checkpoints stated their time) without one."""
     try:
-        return sign_checkpoint_text(origin, size, root)
+        return {
+            sign_checkpoint_text(origin, size, root, [signed_at_extension(signed_at)]),
+            sign_checkpoint_text(origin, size, root),
+        }
     except CheckpointError:
-        return None
+        return set()
 
 
 def _audit_consistency(

@@ -43,6 +43,7 @@ from verifier.checkpoint import (
     log_origin,
     open_note,
     sign_checkpoint_text,
+    signed_at_extension,
 )
 from verifier.errors import NotFoundError
 from verifier.merkle import ProofError, verify_consistency
@@ -136,7 +137,7 @@ def sign_checkpoint(
             raise LogCorrupted(
                 f"log of region {region} forked from its checkpoint: {exc}"
             ) from None
-    body = sign_checkpoint_text(signer.origin, size, root)
+    body = sign_checkpoint_text(signer.origin, size, root, [signed_at_extension(now)])
     signature = signer.private_key.sign(body, ec.ECDSA(hashes.SHA256()))
     note = format_signed_note(body, signer.origin, signer.note_key.public_key, signature)
     try:

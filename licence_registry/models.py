@@ -15,9 +15,16 @@ class LicenceStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     REVOKED = "revoked"
+    # Replaced by an amended version (the record of `superseded_by_id`); final.
+    SUPERSEDED = "superseded"
+    # Never stored: an active licence past its `valid_until` reads as expired (see
+    # `effective_status`); the credential's own dates let a verifier see it offline.
+    EXPIRED = "expired"
 
 
 class Licence(Base):
+    """One version of a licence; an amendment is a new row with the next version."""
+
     __tablename__ = "licence"
     __table_args__ = (UniqueConstraint("region_code", "status_index"),)
 
@@ -33,6 +40,9 @@ class Licence(Base):
     holder_id_hash: Mapped[str] = mapped_column(String(64), index=True)
     holder_id_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     holder_id_masked: Mapped[str] = mapped_column(String(32))
+    # The holder's federation pseudonym (the `sub` of their identity tokens): how a signed-in
+    # citizen or legal person finds their own licences. NULL only on rows older than it.
+    holder_subject: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default=LicenceStatus.ACTIVE)
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     valid_from: Mapped[date] = mapped_column(Date)
@@ -41,6 +51,8 @@ class Licence(Base):
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     pdf_sha256: Mapped[str] = mapped_column(String(64))
+    # The QR credential printed on the PDF, for holders who show it on a phone instead.
+    credential: Mapped[str | None] = mapped_column(Text)
     # The client's key for the request that issued it: a retried request or a rerun batch
     # gets this licence back instead of a second one.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
@@ -48,10 +60,24 @@ class Licence(Base):
     # the order (or the number) of issuance.
     region_code: Mapped[str] = mapped_column(String(32))
     status_index: Mapped[int] = mapped_column(Integer)
+    # Amendment: the version this one replaced, and the one that replaced this.
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("licence.id"))
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("licence.id"))
+
+    def effective_status(self, on: date) -> LicenceStatus:
+        """The status as of day `on`: expiry follows from the dates, not from an event."""
+        status = LicenceStatus(self.status)
+        if (
+            status is LicenceStatus.ACTIVE
+            and self.valid_until is not None
+            and on > self.valid_until
+        ):
+            return LicenceStatus.EXPIRED
+        return status
 
 
 class LicenceEvent(Base):
-    """Every lifecycle change, in order; the transparency log will be built from these."""
+    """Every lifecycle change, in order, each with its transparency-log leaf."""
 
     __tablename__ = "licence_event"
 
@@ -60,6 +86,8 @@ class LicenceEvent(Base):
     event: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
+    # Who acted: "<region>/<department>/<staff pseudonym>" over the API, "cli" locally.
+    actor: Mapped[str | None] = mapped_column(String(200))
 
 
 class StatusListVersion(Base):

@@ -43,6 +43,8 @@ STATUS_VALUES = {
     LicenceStatus.ACTIVE: 0,
     LicenceStatus.REVOKED: 1,
     LicenceStatus.SUSPENDED: 2,
+    # The draft leaves 0x03 to applications; govtrust's profile: replaced by an amendment.
+    LicenceStatus.SUPERSEDED: 3,
 }
 _FEISTEL_ROUNDS = 6
 _INDEX_PURPOSE = "status-list-index"

@@ -156,9 +156,16 @@ def _stream(dictionary: str, data: bytes, level: int | None = _CONTENT_ZLIB_LEVE
     return head.encode("ascii") + data + b"\nendstream"
 
 
-def write_pdf(canvas: Canvas, metadata: Mapping[str, str], lang: str) -> bytes:
-    """The finished file: one page of `canvas`, its font subset embedded, and the
-    document information entries `metadata` (Title, Subject, Author)."""
+def write_pdf(
+    canvas: Canvas,
+    metadata: Mapping[str, str],
+    lang: str,
+    attachments: Mapping[str, tuple[str, bytes]] | None = None,
+) -> bytes:
+    """The finished file: one page of `canvas`, its font subset embedded, the document
+    information entries `metadata` (Title, Subject, Author), and `attachments` (file name
+    -> (media type, bytes)) as embedded files associated with the document (PDF 2.0 /AF,
+    relationship Data), so they sit inside whatever the certifying seal signs."""
     font, codepoints = canvas.font, canvas.subset.codepoints
     base_font = f"{font.subset_tag(codepoints)}+{font.name}"
     m = font.metrics
@@ -166,8 +173,16 @@ def write_pdf(canvas: Canvas, metadata: Mapping[str, str], lang: str) -> bytes:
     media = f"[0 0 {canvas.width_mm * k:.2f} {canvas.height_mm * k:.2f}]"
     now = datetime.datetime.now(datetime.UTC).strftime("D:%Y%m%d%H%M%SZ")
     info = " ".join(f"/{key} {_text_string(value)}" for key, value in metadata.items())
+    # Objects 1-9 are fixed; each attachment adds its stream and its file specification.
+    attached = sorted((attachments or {}).items())
+    specs = [11 + 2 * i for i in range(len(attached))]
+    names = " ".join(
+        f"{_text_string(name)} {n} 0 R" for (name, _), n in zip(attached, specs, strict=True)
+    )
+    refs = " ".join(f"{n} 0 R" for n in specs)
+    extra = f" /Names << /EmbeddedFiles << /Names [{names}] >> >> /AF [{refs}]" if attached else ""
     objects: list[bytes] = [
-        f"<< /Type /Catalog /Pages 2 0 R /Lang {_text_string(lang)} >>".encode(),
+        f"<< /Type /Catalog /Pages 2 0 R /Lang {_text_string(lang)}{extra} >>".encode(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         (
             f"<< /Type /Page /Parent 2 0 R /MediaBox {media} /Contents 4 0 R "
@@ -191,6 +206,17 @@ def write_pdf(canvas: Canvas, metadata: Mapping[str, str], lang: str) -> bytes:
         ).encode(),
         _stream("/Subtype /CIDFontType0C", font.subset_cff(codepoints), level=None),
         _stream("", _to_unicode(codepoints)),
+    ]
+    for (name, (media_type, data)), spec in zip(attached, specs, strict=True):
+        subtype = media_type.replace("/", "#2F")
+        objects.append(_stream(f"/Type /EmbeddedFile /Subtype /{subtype}", data))
+        objects.append(
+            (
+                f"<< /Type /Filespec /F {_text_string(name)} /UF {_text_string(name)} "
+                f"/EF << /F {spec - 1} 0 R >> /AFRelationship /Data >>"
+            ).encode()
+        )
+    objects += [
         f"<< {info} /Creator (govtrust) /Producer (govtrust) /CreationDate ({now}) >>".encode(),
     ]
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")

@@ -20,6 +20,7 @@ from seal_service.pdfpage import PT_PER_MM, Canvas, write_pdf
 from seal_service.qr import encode_qr
 from seal_service.templates import Row, Template, load_template, template_names
 from verifier.errors import InputError
+from verifier.licence_pdf import CREDENTIAL_ATTACHMENT, CREDENTIAL_MEDIA_TYPE
 
 __all__ = [
     "MISSING_GLYPH_MARK",
@@ -242,7 +243,12 @@ class PdfLicenceRenderer:
             "Subject": template.title,
             "Author": text.department,
         }
-        pdf = write_pdf(canvas, info, lang="zh-CN")
+        attachments = (
+            {CREDENTIAL_ATTACHMENT: (CREDENTIAL_MEDIA_TYPE, document.qr_payload.encode("ascii"))}
+            if document.qr_payload is not None
+            else None
+        )
+        pdf = write_pdf(canvas, info, lang="zh-CN", attachments=attachments)
         return RenderedLicence(pdf, seal_slots_of(template.licence_type))
 
     def _printable(self, number: str, text: PageText) -> PageText:

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from ca.data_protection import person_pseudonym
 from ca.federation import load_trust_list_signer, sign_trust_list
 from govtrust.devinit import dev_init
-from govtrust.issuance import SealingService
+from govtrust.issuance import LicenceOffice
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
 from identity.signin import ACR_PASSWORD, API_AUDIENCE
-from licence_registry.lifecycle import IssueRequest, issue_licence
+from licence_registry import IssueRequest
 from seal_service.sealing import PadesLevel
-from verifier.identifiers import make_uscc
+from verifier.identifiers import HolderIdType, make_uscc
 from verifier.timeutil import utc_now
 from verifier.trust_list import TrustList, verify_trust_list
 
@@ -87,14 +88,21 @@ class Federation:
         """Issue and seal one licence (at the type's own PAdES level unless `level` says);
         return its identifier and PDF."""
         holder_id = holder_id or make_uscc("9", "1", "330100", "MA2B3C4D")
-        licence = issue_licence(
-            self.runtime.database.transaction,
-            IssueRequest(region, department, licence_type, holder_name, holder_id),
-            sealer=SealingService.for_pdf(self.runtime, level),
-            protector=self.runtime.data_protector,
-            status_signers=self.runtime.status_signer,
+        licence = LicenceOffice.for_pdf(self.runtime, level).issue(
+            IssueRequest(region, department, licence_type, holder_name, holder_id)
         )
         return licence.identifier, licence.pdf
+
+    def holder_token(
+        self, holder_id: str, id_type: HolderIdType = HolderIdType.USCC, region: str = "440000"
+    ) -> str:
+        """An identity token of the holder of `holder_id`, signed in at `region`'s identity
+        provider: its subject is their federation pseudonym, as a real sign-in gives."""
+        kind = "citizen" if id_type is HolderIdType.CITIZEN_ID else "legal-person"
+        subject = person_pseudonym(self.runtime.data_protector, id_type, holder_id)
+        return self.runtime.identity_issuer(region).issue(
+            subject, API_AUDIENCE, [kind], ACR_PASSWORD
+        )
 
 
 # A public name, as in production: ETSI lint refuses internal names such as 127.0.0.1 in

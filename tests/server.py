@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 import httpx
 
@@ -22,22 +23,32 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(federation: Federation) -> Iterator[str]:
-    """`python -m govtrust serve` on a free loopback port; yields its base URL."""
+def live_server(
+    federation: Federation, *, workers: int = 1, log: IO[bytes] | None = None
+) -> Iterator[str]:
+    """`python -m govtrust serve` on a free loopback port; yields its base URL.
+
+    `workers` > 1 runs it with that many worker processes (`serve --workers`). `log`, an
+    open file, takes the server's stderr; without it stderr goes to a pipe that is read
+    only if the server dies while starting (so a test that makes it log a lot needs one).
+    """
     port = free_port()
     env = {**os.environ, **federation.env(), "GOVTRUST_PORT": str(port)}
+    args = ["serve"] if workers == 1 else ["serve", "--workers", str(workers)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "govtrust", "serve"],
+        [sys.executable, "-m", "govtrust", *args],
         cwd=federation.home,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if log is None else log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            assert server.poll() is None, (
+                server.stderr.read().decode() if server.stderr else "server exited; see its log"
+            )
             try:
                 if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
                     break

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from verifier.certs import valid_at
 from verifier.errors import InputError
+from verifier.timeutil import format_time, parse_time
 from verifier.trust_list import ServiceType, TrustedService, TrustList
 
 LOG_ORIGIN_PREFIX = "log.govtrust.gov.cn/"
@@ -40,6 +41,7 @@ MAX_SIGNATURES = 16
 HASH_SIZE = 32
 MAX_TREE_SIZE = 2**64 - 1
 KEY_ID_SIZE = 4
+SIGNED_AT_PREFIX = "signed-at "
 _SIGNATURE_PREFIX = "\u2014 "
 _TREE_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
 # Unicode spaces (Python's notion of whitespace) and "+" are not allowed in key names.
@@ -58,6 +60,29 @@ class Checkpoint:
     extensions: tuple[str, ...]
     region: str
     signed_by: x509.Certificate
+
+    @property
+    def signed_at(self) -> datetime | None:
+        """The signed time govtrust logs state in their `signed-at` extension line."""
+        return signed_at_of(self.extensions)
+
+
+def signed_at_extension(at: datetime) -> str:
+    """The extension line stating, under the log's signature, when a checkpoint was
+    signed, so an offline verifier can tell how old the log state it holds is."""
+    return f"{SIGNED_AT_PREFIX}{format_time(at)}"
+
+
+def signed_at_of(extensions: Sequence[str]) -> datetime | None:
+    found = [line for line in extensions if line.startswith(SIGNED_AT_PREFIX)]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise CheckpointError("checkpoint states its signing time more than once")
+    try:
+        return parse_time(found[0][len(SIGNED_AT_PREFIX) :], "checkpoint signed-at")
+    except InputError as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -160,6 +185,7 @@ def verify_checkpoint(
     """
     text, signatures = _split_note(note)
     origin, tree_size, root, extensions = _parse_checkpoint(text)
+    signed_at_of(extensions)  # a malformed signed-at line makes the checkpoint malformed
     if not origin.startswith(LOG_ORIGIN_PREFIX) or origin == LOG_ORIGIN_PREFIX:
         raise CheckpointError(
             f"checkpoint origin {origin!r} is not a govtrust log ({LOG_ORIGIN_PREFIX}<region>)"

@@ -63,6 +63,21 @@ class LicenceClaims:
             self.valid_until,
         )
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "identifier": self.identifier,
+            "licence_type": self.licence_type,
+            "holder_name": self.holder_name,
+            "holder_id_masked": self.holder_id_masked,
+            "department": self.department,
+            "department_uscc": self.department_uscc,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            "region": self.region,
+            "status_index": self.status_index,
+            "content_digest": self.content_digest,
+        }
+
 
 @dataclass(frozen=True)
 class VerifiedCredential:

@@ -11,3 +11,11 @@ class InputError(ValueError):
 
 class NotFoundError(InputError):
     """The thing named does not exist (an API answers 404)."""
+
+
+class NotPermittedError(InputError):
+    """The caller is known but may not do this (an API answers 403)."""
+
+
+class ConflictError(InputError):
+    """The request is valid but the current state forbids it (an API answers 409)."""

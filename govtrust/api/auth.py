@@ -16,9 +16,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from govtrust.api.deps import get_runtime
 from govtrust.runtime import Runtime
 from identity.signin import API_AUDIENCE
+from licence_registry import Actor
 from verifier.errors import InputError
 from verifier.identity_token import IdentityTokenError, verify_identity_token
 from verifier.timeutil import utc_now
+
+# The roles of people acting for a department, and of anyone working for an agency.
+DEPARTMENT_ROLES = frozenset({"clerk", "signer"})
+STAFF_ROLES = frozenset({"clerk", "signer", "auditor", "operator"})
+HOLDER_ROLES = frozenset({"citizen", "legal-person"})
+RegionPath = Annotated[str, Path(pattern=r"^[0-9]{6}$")]
+DepartmentPath = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,32}$")]
 
 bearer = HTTPBearer(auto_error=False, description="identity token from any region")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -102,11 +110,17 @@ def require_ca_operator(
 
 
 def require_region_operator(
-    region: Annotated[str, Path(pattern=r"^[0-9]{6}$")],
+    region: RegionPath,
     operator: Annotated[Operator, Depends(require_operator)],
 ) -> Operator:
     """An operator of `region`: the operator role, from that region."""
     return _operator_of(region, operator)
+
+
+def _not_acting_for(region: str, department: str) -> HTTPException:
+    return HTTPException(
+        403, f"this credential does not act for department {department} of region {region}"
+    )
 
 
 @dataclass(frozen=True)
@@ -119,15 +133,53 @@ class Signer:
 
 
 def require_signer(
-    region: Annotated[str, Path(pattern=r"^[0-9]{6}$")],
-    department: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,32}$")],
+    region: RegionPath,
+    department: DepartmentPath,
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> Signer:
     """A `signer` of `department` in `region`: only they may apply its seal."""
     if "signer" not in principal.roles:
         raise HTTPException(403, "this needs the signer role")
     if principal.region != region or principal.department != department:
-        raise HTTPException(
-            403, f"this credential does not act for department {department} of region {region}"
-        )
+        raise _not_acting_for(region, department)
     return Signer(region=region, department=department, name=principal.subject)
+
+
+def require_department_staff(principal: Annotated[Principal, Depends(current_principal)]) -> Actor:
+    """A clerk or signer, acting for their own department (the registry checks that a
+    licence they change is that department's)."""
+    if not principal.roles & DEPARTMENT_ROLES or principal.department is None:
+        raise HTTPException(403, "this needs the clerk or signer role of a department")
+    return Actor(region=principal.region, department=principal.department, name=principal.subject)
+
+
+def require_staff_of(
+    region: RegionPath,
+    department: DepartmentPath,
+    actor: Annotated[Actor, Depends(require_department_staff)],
+) -> Actor:
+    """A clerk or signer of `department` in `region`."""
+    if (actor.region, actor.department) != (region, department):
+        raise _not_acting_for(region, department)
+    return actor
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A citizen or legal person, known by their federation-wide pseudonym."""
+
+    subject: str
+
+
+def require_holder(principal: Annotated[Principal, Depends(current_principal)]) -> Holder:
+    """A citizen or legal person signed in at any region's identity provider."""
+    if not principal.roles & HOLDER_ROLES:
+        raise HTTPException(403, "this is for licence holders (citizens and legal persons)")
+    return Holder(subject=principal.subject)
+
+
+def require_agency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """Staff of any region (an agency checking a licence presented to it)."""
+    if not principal.roles & STAFF_ROLES:
+        raise HTTPException(403, "this is for agency staff")
+    return principal

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from verifier.errors import InputError, NotFoundError
+from verifier.errors import ConflictError, InputError, NotFoundError, NotPermittedError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("govtrust.api")
@@ -52,6 +52,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
         return problem(404, str(exc))
+
+    @app.exception_handler(NotPermittedError)
+    async def not_permitted(_request: Request, exc: NotPermittedError) -> JSONResponse:
+        return problem(403, str(exc))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(_request: Request, exc: ConflictError) -> JSONResponse:
+        return problem(409, str(exc))
 
     @app.exception_handler(InputError)
     async def input_error(_request: Request, exc: InputError) -> JSONResponse:

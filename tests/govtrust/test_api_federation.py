@@ -3,6 +3,8 @@ services; a published version is what every route then decides trust with."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -143,6 +145,19 @@ def test_withdraw_publish_and_read_back(own: Federation, client: TestClient) -> 
 
     history = client.get("/api/v1/federation/versions", headers=bearer(operator)).json()
     assert [v["sequence"] for v in history][:2] == [version["sequence"], before.sequence]
+
+    # Every region's transparency log holds the version, by the hash of the bytes served.
+    digest = hashlib.sha256(served.text.strip().encode()).hexdigest()
+    for region in (ZJ, GD):
+        listed_entries = client.get(
+            f"/api/v1/log/{region}/entries", params={"start": 0, "end": 1000}
+        )
+        leaves = [json.loads(entry["leaf"]) for entry in listed_entries.json()]
+        trust_lists = [leaf for leaf in leaves if leaf["type"] == "trust-list"]
+        assert [(t["number"], t["sha256"]) for t in trust_lists][-2:] == [
+            (before.sequence, trust_lists[-2]["sha256"]),
+            (version["sequence"], digest),
+        ]
 
 
 def test_list_a_service_the_region_ca_issued(own: Federation, client: TestClient) -> None:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from govtrust.app import create_app
 from govtrust.checkpointer import checkpoint_all
-from licence_registry.lifecycle import revoke_licence
+from licence_registry.changes import revoke_licence
 from licence_registry.transparency import checkpoint_if_due
 from seal_service.levels import PadesLevel
 from tests.api_support import assert_problem
@@ -36,6 +36,9 @@ def signed_checkpoint(federation: Federation, client: TestClient) -> tuple[int, 
     response = client.get(f"/api/v1/log/{REGION}/checkpoint")
     assert response.status_code == 200, response.text
     checkpoint = verify_checkpoint(response.text, federation.trust_list(), at=utc_now())
+    # Signed time, under the log's signature: how old the log state is.
+    assert checkpoint.signed_at is not None
+    assert abs(utc_now() - checkpoint.signed_at) < timedelta(minutes=5)
     return checkpoint.tree_size, checkpoint.root_hash
 
 

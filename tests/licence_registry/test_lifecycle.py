@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from govtrust.issuance import SealingService
+from licence_registry import IssueRequest, get_licence, issue_licence, revoke_licence
 from licence_registry.errors import LicenceNotFound, RegistryError
-from licence_registry.lifecycle import IssueRequest, get_licence, issue_licence, revoke_licence
 from licence_registry.models import Licence, LicenceEvent, LicenceStatus
 from seal_service.levels import PadesLevel
 from tests.conftest import Federation

@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from govtrust.app import create_app
-from licence_registry.lifecycle import get_licence, revoke_licence
+from licence_registry.changes import get_licence, revoke_licence
 from licence_registry.models import Licence, LicenceEvent
 from licence_registry.status_lists import (
     LIST_SIZE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -27,6 +27,8 @@ from verifier.checkpoint import (
     log_origin,
     open_note,
     sign_checkpoint_text,
+    signed_at_extension,
+    signed_at_of,
     verify_checkpoint,
 )
 from verifier.errors import InputError
@@ -336,3 +338,12 @@ def test_producer_helpers_refuse_what_no_verifier_accepts() -> None:
 
 def test_checkpoint_errors_are_input_errors() -> None:
     assert issubclass(CheckpointError, InputError)
+
+
+def test_signed_at_extension_round_trips_and_a_malformed_one_is_refused() -> None:
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert signed_at_of([signed_at_extension(at)]) == at
+    assert signed_at_of(["other extension"]) is None
+    for lines in (["signed-at yesterday"], [signed_at_extension(at)] * 2):
+        with pytest.raises(CheckpointError):
+            signed_at_of(lines)
