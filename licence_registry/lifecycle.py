@@ -260,7 +260,7 @@ def _content(
     actor: Actor | None,
     now: datetime,
 ) -> LicenceContent:
-    kind = licence_type(request.licence_type)
+    kind = licence_type(request.licence_type, request.region)
     holder_name = _holder_name(request.holder_name)
     id_type = request.holder_id_type or kind.holder_id_types[0]
     if id_type not in kind.holder_id_types:

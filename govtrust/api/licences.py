@@ -3,11 +3,9 @@ agencies look up a status. Every rule is the registry's; routes only map HTTP to
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from ca.models import Department
@@ -22,6 +20,19 @@ from govtrust.api.auth import (
     require_staff_of,
 )
 from govtrust.api.deps import DbSession, get_runtime
+from govtrust.api.licence_models import (
+    AmendBody,
+    IssueBody,
+    LicencePage,
+    LicenceStatusView,
+    LicenceTypeView,
+    LicenceView,
+    ReasonBody,
+    ReinstateBody,
+    licence_view,
+    status_view,
+    type_view,
+)
 from govtrust.issuance import LicenceOffice
 from govtrust.runtime import Runtime
 from licence_registry import (
@@ -35,16 +46,14 @@ from licence_registry import (
     revoke_licence,
     suspend_licence,
 )
+from licence_registry.catalogue import region_catalogue
 from licence_registry.queries import (
     MAX_PAGE,
     department_licence,
     department_licences,
     holder_licence,
     holder_licences,
-    identifier_of,
 )
-from verifier.identifiers import HolderIdType
-from verifier.timeutil import utc_now
 
 router = APIRouter(tags=["licences"])
 
@@ -63,101 +72,6 @@ _PDF_RESPONSE = {200: {"content": {PDF: {}}, "description": "the sealed licence"
 _JWT_RESPONSE = {200: {"content": {CREDENTIAL: {}}, "description": "the QR credential"}}
 
 
-class IssueBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    licence_type: str = Field(max_length=64, examples=["business-licence"])
-    holder_name: str = Field(max_length=200)
-    holder_id: str = Field(max_length=64, description="USCC or citizen ID number")
-    holder_id_type: HolderIdType | None = None
-
-
-class ReasonBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(max_length=1000)
-
-
-class ReinstateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=1000)
-
-
-class AmendBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    holder_name: str = Field(max_length=200)
-    reason: str = Field(max_length=1000)
-
-
-class LicenceStatusView(BaseModel):
-    """What any agency may know of a licence: no holder data."""
-
-    identifier: str
-    licence_type: str
-    version: int
-    status: str
-    region: str
-    department: str
-    valid_from: date
-    valid_until: date | None
-    superseded_by: str | None
-    as_of: datetime
-
-
-class LicenceView(LicenceStatusView):
-    """A licence as its holder and its issuing department see it."""
-
-    holder_name: str
-    holder_id_masked: str
-    issued_at: datetime
-    revoked_at: datetime | None
-    revocation_reason: str | None
-    supersedes: str | None
-    pdf_sha256: str
-    links: dict[str, str]
-
-
-class LicencePage(BaseModel):
-    total: int
-    offset: int
-    limit: int
-    licences: list[LicenceView]
-
-
-def _status_view(session: Session, licence: Licence) -> LicenceStatusView:
-    now = utc_now()
-    return LicenceStatusView(
-        identifier=licence.identifier,
-        licence_type=licence.type_name,
-        version=licence.version,
-        status=licence.effective_status(now.date()),
-        region=licence.region_code,
-        department=session.get_one(Department, licence.department_id).code,
-        valid_from=licence.valid_from,
-        valid_until=licence.valid_until,
-        superseded_by=identifier_of(session, licence.superseded_by_id),
-        as_of=now,
-    )
-
-
-def _view(session: Session, licence: Licence, base: str) -> LicenceView:
-    links = {
-        "self": f"{base}/{licence.identifier}",
-        "pdf": f"{base}/{licence.identifier}/pdf",
-        "credential": f"{base}/{licence.identifier}/credential",
-        "log": f"/api/v1/log/{licence.region_code}/licences/{licence.identifier}",
-    }
-    return LicenceView(
-        **_status_view(session, licence).model_dump(),
-        holder_name=licence.holder_name,
-        holder_id_masked=licence.holder_id_masked,
-        issued_at=licence.issued_at,
-        revoked_at=licence.revoked_at,
-        revocation_reason=licence.revocation_reason,
-        supersedes=identifier_of(session, licence.supersedes_id),
-        pdf_sha256=licence.pdf_sha256,
-        links=links,
-    )
-
-
 def _department_base(actor: Actor) -> str:
     return f"/api/v1/departments/{actor.region}/{actor.department}/licences"
 
@@ -165,7 +79,7 @@ def _department_base(actor: Actor) -> str:
 def _department_view(session: Session, licence: Licence) -> LicenceView:
     department = session.get_one(Department, licence.department_id)
     base = f"/api/v1/departments/{department.region_code}/{department.code}/licences"
-    return _view(session, licence, base)
+    return licence_view(session, licence, base)
 
 
 def _pdf(licence: Licence) -> Response:
@@ -195,6 +109,12 @@ def get_office(runtime: Annotated[Runtime, Depends(get_runtime)]) -> LicenceOffi
 Office = Annotated[LicenceOffice, Depends(get_office)]
 
 
+@router.get("/catalogue/{region}")
+def catalogue(region: RegionPath) -> list[LicenceTypeView]:
+    """The licence types `region` issues (public): what a department's issue form offers."""
+    return [type_view(kind) for kind in region_catalogue(region)]
+
+
 # Department: issue, list, read, change.
 
 
@@ -218,7 +138,7 @@ def issue(
     )
     licence = office.issue(request, actor=actor, idempotency_key=idempotency_key)
     with office.runtime.database.transaction() as session:
-        view = _view(session, licence, _department_base(actor))
+        view = licence_view(session, licence, _department_base(actor))
     response.headers["Location"] = view.links["self"]
     return view
 
@@ -243,7 +163,7 @@ def list_department_licences(
         total=page.total,
         offset=page.offset,
         limit=page.limit,
-        licences=[_view(session, licence, base) for licence in page.licences],
+        licences=[licence_view(session, licence, base) for licence in page.licences],
     )
 
 
@@ -253,7 +173,9 @@ def department_licence_view(
     actor: Annotated[Actor, Depends(require_staff_of)],
     session: DbSession,
 ) -> LicenceView:
-    return _view(session, department_licence(session, actor, identifier), _department_base(actor))
+    return licence_view(
+        session, department_licence(session, actor, identifier), _department_base(actor)
+    )
 
 
 @router.get(
@@ -353,7 +275,7 @@ def licence_status(
 ) -> LicenceStatusView:
     """The current status of a licence, for agency staff of any region (offline, the
     region's status list in a bundle answers the same)."""
-    return _status_view(session, get_licence(session, identifier))
+    return status_view(session, get_licence(session, identifier))
 
 
 # Holder: their own licences, from any region's sign-in.
@@ -367,7 +289,7 @@ def my_licences(
 ) -> list[LicenceView]:
     """Every licence (every version) issued to you, newest first."""
     return [
-        _view(session, licence, _HOLDER_BASE)
+        licence_view(session, licence, _HOLDER_BASE)
         for licence in holder_licences(session, holder.subject)
     ]
 
@@ -378,7 +300,7 @@ def my_licence(
     holder: Annotated[Holder, Depends(require_holder)],
     session: DbSession,
 ) -> LicenceView:
-    return _view(session, holder_licence(session, holder.subject, identifier), _HOLDER_BASE)
+    return licence_view(session, holder_licence(session, holder.subject, identifier), _HOLDER_BASE)
 
 
 @router.get("/me/licences/{identifier}/pdf", response_class=Response, responses=_PDF_RESPONSE)

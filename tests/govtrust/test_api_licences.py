@@ -320,3 +320,11 @@ def test_a_citizen_id_never_leaves_the_registry(client: TestClient, federation: 
         ).one()
         assert citizen_id not in (stored.holder_id_masked + stored.holder_id_hash)
         assert citizen_id.encode() not in stored.holder_id_encrypted
+
+
+def test_the_catalogue_of_a_region_is_public(client: TestClient) -> None:
+    types = client.get(f"/api/v1/catalogue/{REGION}").json()
+    by_name = {t["name"]: t for t in types}
+    assert by_name["no-criminal-record"]["department"] == "psb"
+    assert by_name["business-licence"]["holder_id_types"] == ["001"]
+    assert_problem(client.get("/api/v1/catalogue/33"), 422)
