@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.render
 	$(BIN)/python -m bench.seal
 	$(BIN)/python -m bench.log
+	$(BIN)/python -m bench.registry
 
 clean:
 	rm -rf $(VENV) var out .pytest_cache .ruff_cache

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ca.orm import Base, UtcDateTime
@@ -26,7 +36,19 @@ class Licence(Base):
     """One version of a licence; an amendment is a new row with the next version."""
 
     __tablename__ = "licence"
-    __table_args__ = (UniqueConstraint("region_code", "status_index"),)
+    __table_args__ = (
+        UniqueConstraint("region_code", "status_index"),
+        # The rows a status list is built from: only the non-active ones, read without
+        # touching the (many) active licences.
+        Index(
+            "ix_licence_not_active",
+            "region_code",
+            "status_index",
+            "status",
+            postgresql_where=text("status <> 'active'"),
+            sqlite_where=text("status <> 'active'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     identifier: Mapped[str] = mapped_column(String(128), unique=True)

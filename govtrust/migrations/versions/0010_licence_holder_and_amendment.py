@@ -1,4 +1,4 @@
-"""licence holder pseudonym, credential, amendment links and event actors
+"""licence holder pseudonym, credential, amendment links, event actors, status-list index
 
 Revision ID: 0010
 Revises: 0009
@@ -36,9 +36,18 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("licence_event") as batch:
         batch.add_column(sa.Column("actor", sa.String(length=200), nullable=True))
+    not_active = sa.text("status <> 'active'")
+    op.create_index(
+        "ix_licence_not_active",
+        "licence",
+        ["region_code", "status_index", "status"],
+        postgresql_where=not_active,
+        sqlite_where=not_active,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_licence_not_active", table_name="licence")
     with op.batch_alter_table("licence_event") as batch:
         batch.drop_column("actor")
     with op.batch_alter_table("licence") as batch:
