@@ -29,7 +29,7 @@ from seal_service.lifecycle import usable_seal
 from seal_service.render import LicenceDocument, LicenceRenderer, PdfLicenceRenderer
 from seal_service.sealing import PadesLevel, SealOptions, ValidationMaterial
 from verifier.identifiers import HolderIdType
-from verifier.pdf import verify_pdf
+from verifier.pdf import ValidationPolicy, verify_pdf
 from verifier.report import Verdict
 from verifier.timeutil import utc_now
 
@@ -136,7 +136,11 @@ class SealingService:
         valid, in its next free seal position; the earlier seals stay valid. B-LT unless
         the service was made for another level, so the co-seal carries its own evidence."""
         department = find_department(session, region, department_code)
-        report = verify_pdf(pdf, self.runtime.trust_list(), at=utc_now())
+        # Revocation is left to the verifiers of the co-sealed file (they check every seal);
+        # this only refuses to add a seal to a document that is not intact and trusted.
+        report = verify_pdf(
+            pdf, self.runtime.trust_list(), at=utc_now(), policy=ValidationPolicy(False)
+        )
         if report.verdict is not Verdict.VALID:
             raise SealError(f"only a valid licence is co-sealed; this one is not: {report.reason}")
         return self._seal(

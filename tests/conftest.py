@@ -16,6 +16,7 @@ import pytest
 
 from ca.data_protection import person_pseudonym
 from ca.federation import load_trust_list_signer, sign_trust_list
+from govtrust.bundle import export_bundle
 from govtrust.devinit import dev_init
 from govtrust.issuance import LicenceOffice
 from govtrust.runtime import Runtime
@@ -23,6 +24,7 @@ from govtrust.settings import Settings
 from identity.signin import ACR_PASSWORD, API_AUDIENCE
 from licence_registry import IssueRequest
 from seal_service.sealing import PadesLevel
+from verifier.bundle import OfflineBundle, open_bundle
 from verifier.identifiers import HolderIdType, make_uscc
 from verifier.timeutil import utc_now
 from verifier.trust_list import TrustList, verify_trust_list
@@ -92,6 +94,11 @@ class Federation:
             IssueRequest(region, department, licence_type, holder_name, holder_id)
         )
         return licence.identifier, licence.pdf
+
+    def bundle(self) -> OfflineBundle:
+        """An offline bundle exported now and opened as an agency would: its CRLs and
+        status lists are what `verify_pdf(..., crls=)` and status checks need."""
+        return open_bundle(export_bundle(self.runtime), self.root_fingerprint, at=utc_now())
 
     def holder_token(
         self, holder_id: str, id_type: HolderIdType = HolderIdType.USCC, region: str = "440000"

@@ -19,7 +19,7 @@ from verifier.errors import InputError
 from verifier.identity_token import IdentityClaims, IdentityTokenError, verify_identity_token
 from verifier.licence_pdf import pdf_licence_status
 from verifier.licence_status import LicenceStatusReport, check_licence_status
-from verifier.pdf import MAX_PDF_BYTES, REVOCATION_NOT_CHECKED, PdfReport, verify_pdf
+from verifier.pdf import MAX_PDF_BYTES, PdfReport, verify_pdf
 from verifier.report import Verdict
 from verifier.state import VerifierState
 from verifier.timeutil import format_time, utc_now
@@ -115,7 +115,7 @@ def run_verify(
     at = at or utc_now()
     trust_list, bundle = source.open(root_fingerprint, at, state)
     data = read_input_file(file, "file", MAX_PDF_BYTES)
-    report = verify_pdf(data, trust_list, at=at)
+    report = verify_pdf(data, trust_list, at=at, crls=bundle.crls if bundle else None)
     status = None
     if bundle is not None and report.verdict is Verdict.VALID:
         status = pdf_licence_status(data, report, bundle, at=at)
@@ -175,14 +175,18 @@ def run_verify_credential(
     return verdict.exit_code
 
 
+NO_STATUS = "the licence's status was not checked: verify with --bundle (its status lists)"
+
+
 def _combined(
     verdict: Verdict, reason: str, status: LicenceStatusReport | None
 ) -> tuple[Verdict, str]:
-    """The overall verdict: the seals' (or credential's), then the licence status's; with
-    no bundle, nothing is known of the status and a valid seal stays the answer (a status
-    check needs the status lists)."""
-    if verdict is not Verdict.VALID or status is None:
+    """The overall verdict: the seals' (or credential's), then the licence status's. With
+    no status known (no bundle), a licence is never VALID: it may have been revoked."""
+    if verdict is not Verdict.VALID:
         return verdict, reason
+    if status is None:
+        return Verdict.INDETERMINATE, NO_STATUS
     return status.verdict, status.reason
 
 
@@ -281,7 +285,9 @@ def format_report(file: Path, report: PdfReport) -> str:
             ),
             f"  签署者 Signer:      {seal.signer}",
         ]
-    lines.append(f"吊销检查 Revocation:  {REVOCATION_NOT_CHECKED}")
+        lines += [
+            f"  吊销 Revocation:    {r.status}: {r.subject} — {r.source}" for r in seal.revocation
+        ]
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -47,10 +47,10 @@ class VerifiedCrl:
     this_update: datetime
     next_update: datetime
 
-    def describe(self) -> str:
+    def describe(self, where: str = "bundle") -> str:
         number = "without number" if self.number is None else f"#{self.number}"
         return (
-            f"bundle CRL {number} of {self.issuer.subject.rfc4514_string()}, "
+            f"{where} CRL {number} of {self.issuer.subject.rfc4514_string()}, "
             f"this_update {format_time(self.this_update)}"
         )
 
@@ -68,8 +68,10 @@ def certificate_status(
     certificate: x509.Certificate,
     issuer: x509.Certificate,
     at: datetime,
+    where: str = "bundle",
 ) -> CertificateStatus:
-    """The certificate's revocation status from the bundle's CRL of `issuer`.
+    """The certificate's revocation status from the CRL of `issuer` among `crls` (held in
+    `where`: the bundle, or the PDF's own validation data).
 
     A listed serial is REVOKED whatever `at` is (revocations are final; a caller that
     proves an earlier time compares it with `revoked_at`), except a certificateHold on
@@ -77,12 +79,12 @@ def certificate_status(
     name = issuer.subject.rfc4514_string()
     held = crls.get(issuer_key(issuer))
     if held is None:
-        return _unknown(f"the bundle holds no verified CRL of {name}")
+        return _unknown(f"the {where} holds no verified CRL of {name}")
     try:
         certificate.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature):
         return _unknown(f"the certificate was not issued by {name}")
-    source = held.describe()
+    source = held.describe(where)
     stale = at > held.next_update
     entry = held.crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
     if entry is not None:
@@ -103,16 +105,31 @@ def certificate_status(
 
 
 def verify_crls(
-    encoded: list[str], trust_list: TrustList, at: datetime, problems: list[str]
+    encoded: Sequence[str], trust_list: TrustList, at: datetime, problems: list[str]
 ) -> dict[IssuerKey, VerifiedCrl]:
-    """The newest verified CRL of each issuer; every refused CRL is named in `problems`."""
+    """The newest verified CRL of each issuer from base64 DER CRLs (a bundle's); every
+    refused CRL is named in `problems`."""
+    ders: list[bytes | None] = []
+    for text in encoded:
+        try:
+            ders.append(base64.b64decode(text, validate=True))
+        except (binascii.Error, ValueError):
+            ders.append(None)
+    return verify_der_crls(ders, trust_list, at, problems)
+
+
+def verify_der_crls(
+    ders: Sequence[bytes | None], trust_list: TrustList, at: datetime, problems: list[str]
+) -> dict[IssuerKey, VerifiedCrl]:
+    """The newest verified CRL of each issuer (the national root or a listed region CA);
+    every refused CRL (None: one that could not even be decoded) is named in `problems`."""
     issuers: list[tuple[x509.Certificate, TrustedService | None]] = [
         (trust_list.national_root, None)
     ] + [(c, s) for s in trust_list.services(ServiceType.SEAL_CA) for c in s.certificates]
     newest: dict[IssuerKey, VerifiedCrl] = {}
-    for position, text in enumerate(encoded):
+    for position, der in enumerate(ders):
         try:
-            held = _verify_crl(text, issuers, at)
+            held = _verify_crl(der, issuers, at)
         except CrlError as exc:
             problems.append(f"crls[{position}]: {exc}")
             continue
@@ -124,12 +141,16 @@ def verify_crls(
 
 
 def _verify_crl(
-    text: str, issuers: list[tuple[x509.Certificate, TrustedService | None]], at: datetime
+    der: bytes | None,
+    issuers: list[tuple[x509.Certificate, TrustedService | None]],
+    at: datetime,
 ) -> VerifiedCrl:
     try:
-        crl = x509.load_der_x509_crl(base64.b64decode(text, validate=True))
+        if der is None:
+            raise ValueError
+        crl = x509.load_der_x509_crl(der)
         issuer_name = crl.issuer.rfc4514_string()
-    except (binascii.Error, ValueError):
+    except ValueError:
         raise CrlError("not a base64 DER CRL") from None
     named = [(c, s) for c, s in issuers if c.subject == crl.issuer]
     if not named:

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
@@ -35,11 +38,19 @@ from pyhanko.sign.validation.status import (
 from pyhanko_certvalidator import ValidationContext
 
 from verifier.certs import sha256_fingerprint, subject_attribute
+from verifier.crl import IssuerKey, VerifiedCrl, verify_der_crls
 from verifier.errors import InputError
 from verifier.report import Indication, Verdict
+from verifier.revocation import (
+    CertificateRevocation,
+    ChainRevocation,
+    EmbeddedEvidence,
+    check_chain,
+)
 from verifier.trust_list import ServiceType, TrustedService, TrustList
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
+MAX_DSS_ITEMS = 256
 # What a seal certificate must say it is for: a certificate issued for another service (TSA,
 # OCSP, identity tokens, status lists) under the same region CA cannot seal a licence.
 DOCUMENT_SIGNING_EKU = "1.3.6.1.5.5.7.3.36"
@@ -49,7 +60,20 @@ SEAL_KEY_USAGE = KeyUsageConstraints(
     extd_key_usage={DOCUMENT_SIGNING_EKU},
     explicit_extd_key_usage_required=True,
 )
-REVOCATION_NOT_CHECKED = "certificate revocation not checked: no CRL/OCSP data in this input"
+
+
+@dataclass(frozen=True)
+class ValidationPolicy:
+    """What VALID requires beyond intact, trusted seals. By default each seal's certificates
+    must be known unrevoked at the proven signing time (from the PDF's own validation data
+    or the bundle's CRLs): without that the answer is INDETERMINATE, never VALID. Only a
+    caller that checks revocation some other way (the server, against its own database)
+    relaxes it."""
+
+    require_revocation: bool = True
+
+
+STRICT = ValidationPolicy()
 
 # pyHanko logs every validation problem it then reports to us; keep our output clean.
 logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
@@ -69,6 +93,7 @@ class SealReport:
     verdict: Verdict
     indication: Indication
     reason: str
+    revocation: tuple[CertificateRevocation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,15 +130,23 @@ class PdfReport:
                     "verdict": str(s.verdict),
                     "indication": str(s.indication),
                     "reason": s.reason,
+                    "revocation": [r.to_json() for r in s.revocation],
                 }
                 for s in self.seals
             ],
-            "revocation": REVOCATION_NOT_CHECKED,
         }
 
 
-def verify_pdf(data: bytes, trust_list: TrustList, *, at: datetime) -> PdfReport:
-    """Judge a licence PDF. Raises InputError when `data` is not a readable PDF."""
+def verify_pdf(
+    data: bytes,
+    trust_list: TrustList,
+    *,
+    at: datetime,
+    crls: Mapping[IssuerKey, VerifiedCrl] | None = None,
+    policy: ValidationPolicy = STRICT,
+) -> PdfReport:
+    """Judge a licence PDF, with `crls` (a bundle's, verified) beside the PDF's own
+    validation data for revocation. Raises InputError when `data` is not a readable PDF."""
     if len(data) > MAX_PDF_BYTES:
         raise InputError(f"PDF is larger than {MAX_PDF_BYTES} bytes")
     if not data.startswith(b"%PDF-"):
@@ -122,8 +155,10 @@ def verify_pdf(data: bytes, trust_list: TrustList, *, at: datetime) -> PdfReport
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = list(reader.embedded_regular_signatures)
         document_timestamps = list(reader.embedded_timestamp_signatures)
+        embedded = _embedded_evidence(reader, trust_list, at)
     except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise InputError(f"PDF cannot be parsed ({type(exc).__name__})") from None
+    revocation = _Revocation(embedded, crls, policy)
 
     def report(
         verdict: Verdict, indication: Indication, reason: str, seals: tuple[SealReport, ...] = ()
@@ -143,7 +178,13 @@ def verify_pdf(data: bytes, trust_list: TrustList, *, at: datetime) -> PdfReport
     region_names = {r.code: r.name for r in trust_list.regions}
     seals = tuple(
         _check_seal(
-            data, signature, trust_list, region_names, at, is_last=signature is everything[-1]
+            data,
+            signature,
+            trust_list,
+            region_names,
+            at,
+            revocation,
+            is_last=signature is everything[-1],
         )
         for signature in signatures
     )
@@ -176,6 +217,7 @@ def _check_seal(
     trust_list: TrustList,
     region_names: dict[str, str],
     at: datetime,
+    revocation: _Revocation,
     *,
     is_last: bool,
 ) -> SealReport:
@@ -188,6 +230,7 @@ def _check_seal(
         reason: str,
         service: TrustedService | None = None,
         status: PdfSignatureStatus | None = None,
+        revoked: tuple[CertificateRevocation, ...] = (),
     ) -> SealReport:
         return SealReport(
             field_name=signature.field_name,
@@ -203,6 +246,7 @@ def _check_seal(
             verdict=verdict,
             indication=indication,
             reason=reason,
+            revocation=revoked,
         )
 
     byte_range_problem = _byte_range_problem(data, signature)
@@ -264,7 +308,89 @@ def _check_seal(
             service,
             status,
         )
-    return seal(Verdict.VALID, Indication.TOTAL_PASSED, "seal valid", service, status)
+    checked = revocation.check(signer, service, signing_time, at)
+    if checked.problem is not None and checked.final:
+        return seal(
+            Verdict.INVALID,
+            Indication.REVOKED,
+            checked.problem,
+            service,
+            status,
+            checked.certificates,
+        )
+    if checked.problem is not None and revocation.policy.require_revocation:
+        return seal(
+            Verdict.INDETERMINATE,
+            Indication.TRY_LATER,
+            checked.problem,
+            service,
+            status,
+            checked.certificates,
+        )
+    return seal(
+        Verdict.VALID, Indication.TOTAL_PASSED, "seal valid", service, status, checked.certificates
+    )
+
+
+@dataclass(frozen=True)
+class _Revocation:
+    """The revocation evidence a verification holds, and what the policy asks of it."""
+
+    embedded: EmbeddedEvidence
+    crls: Mapping[IssuerKey, VerifiedCrl] | None
+    policy: ValidationPolicy
+
+    def check(
+        self,
+        seal_certificate: x509.Certificate,
+        service: TrustedService,
+        signing_time: datetime | None,
+        at: datetime,
+    ) -> ChainRevocation:
+        """The seal certificate under the listed region CA that issued it, and that CA
+        under the national root (when the root certified it)."""
+        issuer = next(c for c in service.certificates if _issued(seal_certificate, c))
+        chain = [(seal_certificate, issuer)]
+        root = self.embedded.national_root
+        if root is not None and issuer != root and _issued(issuer, root):
+            chain.append((issuer, root))
+        return check_chain(
+            chain,
+            proven_at=signing_time or at,
+            timestamped=signing_time is not None,
+            embedded=self.embedded,
+            bundle_crls=self.crls,
+            at=at,
+        )
+
+
+def _issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _embedded_evidence(
+    reader: PdfFileReader, trust_list: TrustList, at: datetime
+) -> EmbeddedEvidence:
+    """The PDF's DSS: OCSP responses, CRLs (verified against the trust list), certificates."""
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return EmbeddedEvidence(national_root=trust_list.national_root)
+    ocsps = tuple(bytes(ref.get_object().data) for ref in dss.ocsps[:MAX_DSS_ITEMS])
+    crl_ders = [bytes(ref.get_object().data) for ref in dss.crls[:MAX_DSS_ITEMS]]
+    certificates = tuple(
+        x509.load_der_x509_certificate(c.dump()) for c in list(dss.load_certs())[:MAX_DSS_ITEMS]
+    )
+    return EmbeddedEvidence(
+        ocsp_responses=ocsps,
+        crls=verify_der_crls(crl_ders, trust_list, at, []),
+        certificates=certificates,
+        national_root=trust_list.national_root,
+    )
 
 
 def _validation_context(

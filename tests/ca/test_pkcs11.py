@@ -433,6 +433,11 @@ def test_a_seal_key_in_the_hsm_seals_a_licence_the_verifier_accepts(
         runtime.tsa("330000").respond,
         seal_slots=(seal_slots_of("no-criminal-record")[0].box,),
     )
-    report = verify_pdf(sealer.seal(unsealed, options), federation.trust_list(), at=utc_now())
+    report = verify_pdf(
+        sealer.seal(unsealed, options),
+        federation.trust_list(),
+        at=utc_now(),
+        crls=federation.bundle().crls,
+    )
     assert report.verdict is Verdict.VALID, report.reason
     assert report.seals[0].signer == certificate.subject.rfc4514_string()

@@ -77,11 +77,12 @@ def test_batch_issues_resumes_and_rewrites_lost_files(
     keys = [r["key"] for r in records]
     stored = licences_with_keys(federation, keys)
     assert set(stored) == set(keys)
-    trust_list = federation.trust_list()
+    bundle = federation.bundle()
     for key in keys:
         pdf = (out / f"{key}.pdf").read_bytes()
         assert hashlib.sha256(pdf).hexdigest() == stored[key]
-        assert verify_pdf(pdf, trust_list, at=utc_now()).verdict is Verdict.VALID
+        report = verify_pdf(pdf, bundle.trust_list, at=utc_now(), crls=bundle.crls)
+        assert report.verdict is Verdict.VALID, report.reason
 
     (out / f"{keys[0]}.pdf").unlink()
     again = run_cli(federation, *arguments)

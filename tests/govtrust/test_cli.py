@@ -55,7 +55,12 @@ def test_issue_verify_revoke(federation: Federation, tmp_path: Path) -> None:
     assert str(parsed) == identifier
     assert out.read_bytes().startswith(b"%PDF-")
 
-    verified = run_cli(federation, "verify", str(out), "--json")
+    without_bundle = run_cli(federation, "verify", str(out), "--json")
+    assert without_bundle.returncode == 3, without_bundle.stderr  # status unknown
+    assert "--bundle" in without_bundle.stderr
+    bundle = tmp_path / "bundle.json"
+    assert run_cli(federation, "bundle", "export", "--out", str(bundle)).returncode == 0
+    verified = run_cli(federation, "verify", str(out), "--json", "--bundle", str(bundle))
     assert verified.returncode == 0, verified.stderr
     report = json.loads(verified.stdout)
     assert report["verdict"] == "VALID"

@@ -42,7 +42,9 @@ def test_a_signer_of_the_department_co_seals(
     response = client.post(URL, content=licence, headers={**PDF, **bearer(token)})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/pdf"
-    report = verify_pdf(response.content, federation.trust_list(), at=utc_now())
+    report = verify_pdf(
+        response.content, federation.trust_list(), at=utc_now(), crls=federation.bundle().crls
+    )
     assert report.verdict is Verdict.VALID, report.reason
     assert [s.region_code for s in report.seals] == ["330000", "440000"]
     assert response.content.startswith(licence)  # an incremental update: nothing rewritten
@@ -104,7 +106,9 @@ def test_seal_add_on_the_command_line(
         str(out),
     )
     assert result.returncode == 0, result.stderr
-    report = verify_pdf(out.read_bytes(), federation.trust_list(), at=utc_now())
+    report = verify_pdf(
+        out.read_bytes(), federation.trust_list(), at=utc_now(), crls=federation.bundle().crls
+    )
     assert report.verdict is Verdict.VALID and len(report.seals) == 2
     assert_one_line_error(
         run_cli(

@@ -6,7 +6,7 @@ import dataclasses
 import datetime
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 import pytest
@@ -39,11 +39,14 @@ from ca.profiles import (
     subject_name,
 )
 from ca.profiles import build_certificate as build
+from govtrust.bundle import export_bundle
 from seal_service.render import LicenceDocument, PdfLicenceRenderer, seal_slots_of
 from seal_service.seal_image import render_seal_image
 from seal_service.sealing import Box, PdfSealer, SealMaterial, SealOptions, TimeStampResponder
 from seal_service.seals import active_seal
 from tests.conftest import Federation
+from verifier.bundle import open_bundle
+from verifier.crl import IssuerKey, VerifiedCrl
 from verifier.pdf import PdfReport, verify_pdf
 from verifier.report import Indication, Verdict
 from verifier.timeutil import utc_now
@@ -67,6 +70,8 @@ class Dev:
     sealers: dict[str, PdfSealer]  # the product's own sealers, by region (amr)
     certs: dict[str, x509.Certificate]
     timestamp: TimeStampResponder  # 330000's TSA
+    # What an agency holds beside the PDF: the federation's current CRLs, from a bundle.
+    crls: Mapping[IssuerKey, VerifiedCrl]
     stamp: bytes = dataclasses.field(default_factory=lambda: render_seal_image("浙江省"))
 
     def co_seal_440000(self, pdf: bytes) -> bytes:
@@ -112,7 +117,10 @@ def dev(federation: Federation, issued_licence: tuple[str, bytes]) -> Dev:
         )
     )
     timestamp = runtime.tsa("330000").respond
-    return Dev(federation.trust_list(), issued_licence[1], unsealed, sealers, certs, timestamp)
+    bundle = open_bundle(export_bundle(runtime), federation.root_fingerprint, at=utc_now())
+    return Dev(
+        federation.trust_list(), issued_licence[1], unsealed, sealers, certs, timestamp, bundle.crls
+    )
 
 
 def seal(dev: Dev, sealer: PdfSealer, pdf: bytes, slots: tuple[Box, ...] = (SEAL_BOX,)) -> bytes:
@@ -133,7 +141,7 @@ def verify(
     *,
     at: datetime.datetime | None = None,
 ) -> PdfReport:
-    return verify_pdf(data, trust_list or dev.trust_list, at=at or utc_now())
+    return verify_pdf(data, trust_list or dev.trust_list, at=at or utc_now(), crls=dev.crls)
 
 
 def test_genuine_licence_is_valid(dev: Dev) -> None:
