@@ -183,73 +183,67 @@ def licence_reinstate(
 @app.command()
 def verify(
     file: Annotated[
-        str, typer.Argument(metavar="TOKEN_OR_FILE", help="licence PDF, identity token or its file")
+        str,
+        typer.Argument(
+            metavar="INPUT",
+            help="licence PDF, QR code image or text, identity token, or a folder of them",
+        ),
     ],
-    trust_list: Annotated[
-        Path | None, typer.Option(help="signed trust list; default var/trust-list.jws")
-    ] = None,
     bundle: Annotated[
         Path | None,
         typer.Option(help="offline bundle (trust list, status lists, CRLs): checks status too"),
     ] = None,
+    trust_list: Annotated[
+        Path | None, typer.Option(help="signed trust list; default var/trust-list.jws")
+    ] = None,
     root_fingerprint: Annotated[
         str | None, typer.Option(help="national root SHA-256 (hex); default var/root.sha256")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="validation time, ISO 8601 with zone; default now")
+    ] = None,
+    max_bundle_age: Annotated[
+        str | None,
+        typer.Option(help="refuse VALID from status data signed longer ago, e.g. 12h, 2d"),
     ] = None,
     audience: Annotated[
         str | None, typer.Option(help="identity token: required audience (else only reported)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON report")] = False,
+    html: Annotated[Path | None, typer.Option(help="also write a printable HTML report")] = None,
     state_file: Annotated[
         Path | None,
         typer.Option(help="remembers the newest trust list seen; default var/verifier-state.json"),
     ] = None,
 ) -> None:
-    """Verify a licence PDF, a licence's QR credential or an identity token offline. Exit 0
-    valid, 1 invalid, 3 indeterminate, 2 bad input."""
-    from verifier.cli import (
-        TrustSource,
-        is_licence_credential,
-        looks_like_compact_jws,
-        read_input_file,
-        run_verify,
-        run_verify_credential,
-        run_verify_token,
-    )
-    from verifier.identity_token import MAX_TOKEN_BYTES
+    """Verify offline. Exit 0 valid, 1 invalid, 3 indeterminate (stale or missing status or
+    revocation data, unknown issuer), 2 unusable input."""
+    from verifier.cli import TrustSource, VerifyRequest, read_input_file, run_verify
     from verifier.state import VerifierState
+    from verifier.timeutil import parse_duration, parse_user_time
 
     settings = _settings()
     if root_fingerprint is None:
         root_fingerprint = read_input_file(
             settings.root_fingerprint_path, "root fingerprint file", 1024
         ).decode("ascii", "replace")
-    state = VerifierState(state_file or settings.var_dir / "verifier-state.json")
     if bundle is not None and trust_list is not None:
         raise InputError("give --bundle or --trust-list, not both")
-    source = TrustSource(trust_list_path=trust_list or settings.trust_list_path, bundle_path=bundle)
-    path = Path(file)
-    token: bytes | None = None
-    try:
-        is_file = path.is_file()
-    except OSError:  # a token is longer than a file name may be
-        is_file = False
-    if is_file:
-        # A token file is small; read a little past the cap so an oversized one is reported.
-        with path.open("rb") as handle:
-            head = handle.read(MAX_TOKEN_BYTES + 1)
-        if not head.startswith(b"%PDF") and looks_like_compact_jws(head):
-            token = head
-    elif looks_like_compact_jws(file):
-        token = file.encode("ascii")
-    if token is not None and is_licence_credential(token):
-        code = run_verify_credential(token, source, root_fingerprint, as_json=as_json, state=state)
-    elif token is not None:
-        code = run_verify_token(
-            token, source, root_fingerprint, audience=audience, as_json=as_json, state=state
-        )
-    else:
-        code = run_verify(path, source, root_fingerprint, as_json=as_json, state=state)
-    raise typer.Exit(code)
+    request = VerifyRequest(
+        source=TrustSource(
+            trust_list_path=trust_list or settings.trust_list_path, bundle_path=bundle
+        ),
+        root_fingerprint=root_fingerprint,
+        at=parse_user_time(at, "--at") if at is not None else None,
+        max_bundle_age=(
+            parse_duration(max_bundle_age, "--max-bundle-age") if max_bundle_age else None
+        ),
+        audience=audience,
+        as_json=as_json,
+        html=html,
+        state=VerifierState(state_file or settings.var_dir / "verifier-state.json"),
+    )
+    raise typer.Exit(run_verify(file, request))
 
 
 @bundle_app.command("export")

@@ -1,5 +1,5 @@
-"""`verify`: offline verification of a licence PDF or an identity token, usable without the
-rest of govtrust."""
+"""`verify`: offline verification of a licence PDF, a QR credential (text or image), an
+identity token, or a folder of them, usable without the rest of govtrust."""
 
 from __future__ import annotations
 
@@ -7,27 +7,25 @@ import json
 import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from verifier import credential as licence_credential
 from verifier import jose
 from verifier.bundle import MAX_BUNDLE_BYTES, OfflineBundle, open_bundle
 from verifier.certs import normalise_fingerprint
-from verifier.credential import CredentialError, VerifiedCredential, verify_credential
 from verifier.errors import InputError
-from verifier.identity_token import IdentityClaims, IdentityTokenError, verify_identity_token
-from verifier.licence_pdf import pdf_licence_status
-from verifier.licence_status import LicenceStatusReport, check_licence_status
-from verifier.pdf import MAX_PDF_BYTES, PdfReport, verify_pdf
+from verifier.judge import Judge, Outcome
+from verifier.pdf import MAX_PDF_BYTES
+from verifier.qr_image import decode_qr_image, looks_like_image
+from verifier.render import render_html, render_text, summary_table
 from verifier.report import Verdict
 from verifier.state import VerifierState
-from verifier.timeutil import format_time, utc_now
+from verifier.timeutil import utc_now
 from verifier.trust_list import TrustList, TrustListError, verify_trust_list
 
 MAX_TRUST_LIST_BYTES = 8 * 1024 * 1024
 _COMPACT_JWS = re.compile(rb"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-_VERDICT_ZH = {Verdict.VALID: "有效", Verdict.INVALID: "无效", Verdict.INDETERMINATE: "无法确定"}
 
 
 def read_input_file(path: Path, what: str, limit: int) -> bytes:
@@ -101,153 +99,10 @@ class TrustSource:
         return load_trust_list(self.trust_list_path, root_fingerprint, at, state), None
 
 
-def run_verify(
-    file: Path,
-    source: TrustSource,
-    root_fingerprint: str,
-    *,
-    as_json: bool = False,
-    at: datetime | None = None,
-    state: VerifierState | None = None,
-) -> int:
-    """Verify a licence PDF, print the report, return the exit code (0 valid, 1 invalid,
-    3 undecided). With a bundle, the licence's status is checked too."""
-    at = at or utc_now()
-    trust_list, bundle = source.open(root_fingerprint, at, state)
-    data = read_input_file(file, "file", MAX_PDF_BYTES)
-    report = verify_pdf(data, trust_list, at=at, crls=bundle.crls if bundle else None)
-    status = None
-    if bundle is not None and report.verdict is Verdict.VALID:
-        status = pdf_licence_status(data, report, bundle, at=at)
-    verdict, reason = _combined(report.verdict, report.reason, status)
-    if as_json:
-        document = report.to_json()
-        document.update(verdict=str(verdict), reason=reason)
-        document["licence_status"] = status_json(status, bundle)
-        print(json.dumps(document, ensure_ascii=False, indent=2))
-    else:
-        print(format_report(file, report))
-        print(format_status(status, bundle, verdict, reason))
-    if verdict is not Verdict.VALID:
-        print(f"{verdict}: {reason}", file=sys.stderr)
-    return verdict.exit_code
-
-
-def run_verify_credential(
-    token: bytes,
-    source: TrustSource,
-    root_fingerprint: str,
-    *,
-    as_json: bool = False,
-    at: datetime | None = None,
-    state: VerifierState | None = None,
-) -> int:
-    """Verify a QR credential and, with a bundle, the licence's status; print the report."""
-    at = at or utc_now()
-    trust_list, bundle = source.open(root_fingerprint, at, state)
-    verified: VerifiedCredential | None = None
-    status: LicenceStatusReport | None = None
-    try:
-        verified = verify_credential(token.strip(), trust_list, at=at)
-    except CredentialError as exc:
-        verdict, reason = Verdict.INVALID, f"credential: {exc}"
-    else:
-        if bundle is not None:
-            status = check_licence_status(verified, bundle, at=at)
-        verdict, reason = _combined(Verdict.VALID, "credential signature valid", status)
-    if as_json:
-        document = {
-            "kind": "licence-credential",
-            "verdict": str(verdict),
-            "reason": reason,
-            "validation_time": at.isoformat(),
-            "trust_list_sequence": trust_list.sequence,
-            "claims": verified.claims.to_json() if verified else None,
-            "licence_status": status_json(status, bundle),
-        }
-        print(json.dumps(document, ensure_ascii=False, indent=2))
-    else:
-        if verified is not None:
-            print(format_credential(verified))
-        print(format_status(status, bundle, verdict, reason))
-    if verdict is not Verdict.VALID:
-        print(f"{verdict}: {reason}", file=sys.stderr)
-    return verdict.exit_code
-
-
-NO_STATUS = "the licence's status was not checked: verify with --bundle (its status lists)"
-
-
-def _combined(
-    verdict: Verdict, reason: str, status: LicenceStatusReport | None
-) -> tuple[Verdict, str]:
-    """The overall verdict: the seals' (or credential's), then the licence status's. With
-    no status known (no bundle), a licence is never VALID: it may have been revoked."""
-    if verdict is not Verdict.VALID:
-        return verdict, reason
-    if status is None:
-        return Verdict.INDETERMINATE, NO_STATUS
-    return status.verdict, status.reason
-
-
-def status_json(
-    status: LicenceStatusReport | None, bundle: OfflineBundle | None
-) -> dict[str, object] | None:
-    if bundle is None:
-        return {"checked": False, "reason": "no bundle given: the licence status was not checked"}
-    return {
-        "checked": status is not None,
-        "verdict": str(status.verdict) if status else None,
-        "indication": str(status.indication) if status else None,
-        "status": str(status.status) if status and status.status else None,
-        "reason": status.reason if status else None,
-        "status_list_issued_at": (
-            status.status_list_issued_at.isoformat()
-            if status and status.status_list_issued_at
-            else None
-        ),
-        "bundle": {
-            "exported_at": bundle.exported_at.isoformat(),
-            "trust_list_sequence": bundle.trust_list.sequence,
-            "problems": list(bundle.problems),
-        },
-    }
-
-
-def format_status(
-    status: LicenceStatusReport | None,
-    bundle: OfflineBundle | None,
-    verdict: Verdict,
-    reason: str,
-) -> str:
-    if bundle is None:
-        line = "not checked: no --bundle (status lists) given"
-    elif status is None:
-        line = "not checked: the seals are not valid"
-    else:
-        line = f"{status.indication} — {status.reason}"
-    lines = [f"执照状态 Licence status: {line}"]
-    if bundle is not None:
-        lines.append(
-            f"离线包 Bundle:         exported {format_time(bundle.exported_at)}, "
-            f"trust list #{bundle.trust_list.sequence}"
-        )
-    lines.append(f"总结论 Overall:        {_VERDICT_ZH[verdict]} {verdict} ({reason})")
-    return "\n".join(lines)
-
-
-def format_credential(verified: VerifiedCredential) -> str:
-    claims = verified.claims
-    return "\n".join(
-        [
-            f"执照 Licence:         {claims.identifier}",
-            f"类型 Type:            {claims.licence_type}",
-            f"持有人 Holder:        {claims.holder_name} ({claims.holder_id_masked})",
-            f"发证部门 Department:  {claims.department} ({claims.department_uscc}), "
-            f"region {claims.region}",
-            f"有效期 Valid:         {claims.valid_from} – {claims.valid_until or '长期 no end'}",
-        ]
-    )
+def looks_like_compact_jws(data: bytes | str) -> bool:
+    """Three base64url parts separated by dots (surrounding whitespace ignored)."""
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else data
+    return _COMPACT_JWS.match(raw.strip()) is not None
 
 
 def is_licence_credential(token: bytes) -> bool:
@@ -259,99 +114,130 @@ def is_licence_credential(token: bytes) -> bool:
     return header.get("typ") == licence_credential.TYP
 
 
-def format_report(file: Path, report: PdfReport) -> str:
-    lines = [
-        f"文件 File:            {file}",
-        f"结论 Verdict:         {_VERDICT_ZH[report.verdict]} {report.verdict} "
-        f"({report.indication})",
-        f"原因 Reason:          {report.reason}",
-        f"信任列表 Trust list:  #{report.trust_list_sequence}, "
-        f"issued {report.trust_list_issued_at:%Y-%m-%d %H:%M:%SZ}",
-        f"验证时间 Checked at:  {report.validation_time:%Y-%m-%d %H:%M:%SZ}",
-    ]
-    for seal in report.seals:
-        lines += [
-            f"印章 Seal {seal.field_name}: {_VERDICT_ZH[seal.verdict]} {seal.verdict} — "
-            f"{seal.reason}",
-            f"  部门 Department:    {seal.department or '-'} "
-            f"({seal.organization_identifier or '-'})",
-            f"  地区 Region:        {seal.region_code or '-'} {seal.region_name or ''}".rstrip(),
-            "  签署时间 Signed at: "
-            + (
-                f"{seal.signing_time:%Y-%m-%d %H:%M:%SZ} "
-                f"({'timestamp' if seal.timestamped else 'claimed by signer, no timestamp'})"
-                if seal.signing_time
-                else "-"
-            ),
-            f"  签署者 Signer:      {seal.signer}",
-        ]
-        lines += [
-            f"  吊销 Revocation:    {r.status}: {r.subject} — {r.source}" for r in seal.revocation
-        ]
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class VerifyRequest:
+    """What `govtrust verify` was asked: against what, when, and how to report."""
+
+    source: TrustSource
+    root_fingerprint: str
+    at: datetime | None = None
+    max_bundle_age: timedelta | None = None
+    audience: str | None = None
+    as_json: bool = False
+    html: Path | None = None
+    state: VerifierState | None = None
 
 
-def looks_like_compact_jws(data: bytes | str) -> bool:
-    """Three base64url parts separated by dots (surrounding whitespace ignored)."""
-    raw = data.encode("ascii", "replace") if isinstance(data, str) else data
-    return _COMPACT_JWS.match(raw.strip()) is not None
+def run_verify(target: str, request: VerifyRequest) -> int:
+    """Verify `target` (a file, a token's text, or a folder), print the report, write the
+    HTML page if asked, return the exit code: 0 valid, 1 invalid, 3 undecided."""
+    at = request.at or utc_now()
+    trust_list, bundle = request.source.open(request.root_fingerprint, at, request.state)
+    judge = Judge(trust_list, bundle, at, request.max_bundle_age)
+    folder = Path(target)
+    if _is_dir(folder):
+        return _run_folder(folder, judge, request)
+    outcome = judge_input(target, judge, request.audience)
+    if request.as_json:
+        print(json.dumps(outcome.report, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(outcome.report, _shown(target)))
+    if request.html is not None:
+        _write_html(request.html, [(_shown(target), outcome.report)])
+    if outcome.verdict is not Verdict.VALID:
+        print(f"{outcome.verdict}: {outcome.reason}", file=sys.stderr)
+    return outcome.verdict.exit_code
 
 
-def run_verify_token(
-    token: bytes,
-    source: TrustSource,
-    root_fingerprint: str,
-    *,
-    audience: str | None = None,
-    as_json: bool = False,
-    at: datetime | None = None,
-    state: VerifierState | None = None,
-) -> int:
-    """Verify an identity token, print what it says, return the exit code (0 valid,
-    1 invalid, 3 undecided: trust list past its next_update)."""
-    at = at or utc_now()
-    trust_list, _bundle = source.open(root_fingerprint, at, state)
+def judge_input(target: str, judge: Judge, audience: str | None = None) -> Outcome:
+    """Tell what `target` is (a PDF, a QR image, a credential or token, given as a file or
+    as text) and judge it. InputError when it is none of them."""
+    path = Path(target)
+    if _is_file(path):
+        data = read_input_file(path, "file", MAX_PDF_BYTES)
+    elif looks_like_compact_jws(target):
+        data = target.encode("ascii")
+    else:
+        raise InputError(f"file {target} does not exist")
+    if data.startswith(b"%PDF"):
+        return judge.judge_pdf(data)
+    if looks_like_image(data):
+        data = decode_qr_image(data).encode("utf-8", "replace")
+    if not looks_like_compact_jws(data):
+        raise InputError("input is not a PDF, a QR code image, a credential or a token")
+    if is_licence_credential(data):
+        return judge.judge_credential(data)
+    return judge.judge_token(data.strip(), audience)
+
+
+# Folder mode: everything that can be verified, with a progress line and a summary table.
+FOLDER_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".jwt", ".jws", ".txt"})
+MAX_FOLDER_FILES = 1_000_000
+
+
+def _run_folder(folder: Path, judge: Judge, request: VerifyRequest) -> int:
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in FOLDER_SUFFIXES)
+    if not files:
+        raise InputError(f"folder {folder} holds no PDF, image or token file")
+    if len(files) > MAX_FOLDER_FILES:
+        raise InputError(f"folder {folder} holds more than {MAX_FOLDER_FILES} files")
+    rows: list[tuple[str, str, str]] = []
+    reports: list[tuple[str, dict[str, object]]] = []
+    progress = sys.stderr.isatty()
+    for number, path in enumerate(files, start=1):
+        name = str(path.relative_to(folder))
+        try:
+            outcome = judge_input(str(path), judge, request.audience)
+        except InputError as exc:
+            rows.append((name, UNUSABLE, str(exc)))
+            reports.append((name, {"kind": "unusable", "verdict": UNUSABLE, "reason": str(exc)}))
+        else:
+            rows.append((name, str(outcome.verdict), outcome.reason))
+            reports.append((name, outcome.report))
+        if progress:
+            print(f"\r验证 verifying {number}/{len(files)}", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    if request.as_json:
+        document = [{"file": name, **report} for name, report in reports]
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(summary_table(rows))
+    if request.html is not None:
+        _write_html(request.html, reports)
+    verdicts = {verdict for _, verdict, _ in rows}
+    if str(Verdict.INVALID) in verdicts:
+        return Verdict.INVALID.exit_code
+    if verdicts != {str(Verdict.VALID)}:
+        return Verdict.INDETERMINATE.exit_code
+    return Verdict.VALID.exit_code
+
+
+UNUSABLE = "UNUSABLE"
+
+
+def _write_html(path: Path, reports: list[tuple[str, dict[str, object]]]) -> None:
     try:
-        claims: IdentityClaims | None = verify_identity_token(
-            token, trust_list, audience=audience, at=at
-        )
-        verdict, reason = Verdict.VALID, "identity token is valid"
-    except IdentityTokenError as exc:
-        claims, verdict, reason = None, Verdict.INVALID, str(exc)
-    if verdict is Verdict.VALID and trust_list.is_stale(at):
-        verdict = Verdict.INDETERMINATE
-        reason = f"trust list #{trust_list.sequence} is past its next_update"
-    if as_json:
-        report = {
-            "kind": "identity-token",
-            "verdict": str(verdict),
-            "reason": reason,
-            "audience_checked": audience is not None,
-            "trust_list_sequence": trust_list.sequence,
-            "claims": claims.to_json() if claims else None,
-        }
-        print(json.dumps(report, ensure_ascii=False, indent=2))
-    elif claims is not None:
-        print(format_claims(claims, verdict, reason, audience))
-    if verdict is not Verdict.VALID:
-        print(f"{verdict}: {reason}", file=sys.stderr)
-    return verdict.exit_code
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(render_html(reports), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise InputError(f"--html {path} cannot be written ({exc.strerror})") from None
 
 
-def format_claims(
-    claims: IdentityClaims, verdict: Verdict, reason: str, audience: str | None
-) -> str:
-    checked = "checked" if audience is not None else "not checked, no --audience"
-    return "\n".join(
-        [
-            f"结论 Verdict:        {_VERDICT_ZH[verdict]} {verdict} ({reason})",
-            f"签发者 Issuer:       {claims.issuer}",
-            f"主体 Subject:        {claims.subject}",
-            f"地区 Region:         {claims.region}",
-            f"角色 Roles:          {', '.join(claims.roles) or '-'}",
-            f"受众 Audience:       {', '.join(claims.audience)} ({checked})",
-            f"认证级别 ACR:        {claims.acr}",
-            f"签发时间 Issued at:  {claims.issued_at:%Y-%m-%d %H:%M:%SZ}",
-            f"过期时间 Expires at: {claims.expires_at:%Y-%m-%d %H:%M:%SZ}",
-        ]
-    )
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a token is longer than a file name may be
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _shown(target: str) -> str:
+    return target if len(target) <= 80 else target[:40] + "…" + target[-20:]

@@ -14,6 +14,15 @@ class Verdict(StrEnum):
     def exit_code(self) -> int:
         return {Verdict.VALID: 0, Verdict.INVALID: 1, Verdict.INDETERMINATE: 3}[self]
 
+    @property
+    def etsi(self) -> str:
+        """The ETSI EN 319 102-1 main indication this verdict corresponds to."""
+        return {
+            Verdict.VALID: "TOTAL-PASSED",
+            Verdict.INVALID: "TOTAL-FAILED",
+            Verdict.INDETERMINATE: "INDETERMINATE",
+        }[self]
+
 
 class Indication(StrEnum):
     TOTAL_PASSED = "TOTAL_PASSED"

@@ -6,12 +6,15 @@ settings: only the licence, the bundle and the pinned root fingerprint."""
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from govtrust.app import create_app
 from licence_registry import revoke_licence, suspend_licence
@@ -164,3 +167,45 @@ def test_an_unusable_bundle_is_one_line_exit_2(
         federation.root_fingerprint,
     )
     assert_one_line_error(result, fragment)
+
+
+def test_a_photo_of_the_qr_code_a_folder_and_a_printable_report(
+    federation: Federation, tmp_path: Path
+) -> None:
+    _, pdf = federation.issue(region="330000", level=PadesLevel.B_T)
+    credential = embedded_credential(pdf)
+    assert credential is not None
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "licence.pdf").write_bytes(pdf)
+    image = zxingcpp.create_barcode(credential, zxingcpp.BarcodeFormat.QRCode).to_image(scale=4)
+    Image.fromarray(image).save(folder / "qr.png")
+    (folder / "notes.txt").write_text("not a licence")
+    bundle = tmp_path / "bundle.json"
+    assert run_cli(federation, "bundle", "export", "--out", str(bundle)).returncode == 0
+
+    code, report, _ = agency_verify(
+        federation, tmp_path / "a", str(folder / "qr.png"), "--bundle", str(bundle)
+    )
+    assert code == 0 and report["kind"] == "licence-credential", report
+
+    page = tmp_path / "report.html"
+    result = run_govtrust(
+        tmp_path,
+        {"GOVTRUST_HOME": str(tmp_path / "a")},
+        "verify",
+        str(folder),
+        "--bundle",
+        str(bundle),
+        "--root-fingerprint",
+        federation.root_fingerprint,
+        "--html",
+        str(page),
+    )
+    # One file is not a licence: nothing invalid, but not everything could be decided.
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "licence.pdf" in result.stdout and "UNUSABLE" in result.stdout
+    assert "VALID 2" in result.stdout
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<section>") == 3 and "<script" not in text
+    assert html.escape("浙江省市场监督管理局") in text

@@ -150,8 +150,11 @@ def test_verify_refuses_unusable_input(
     garbage = tmp_path / "garbage.pdf"
     garbage.write_bytes(b"%PDF-1.7\n this is not a pdf at all \x00\xff")
     assert_one_line_error(run_cli(federation, "verify", str(garbage)), "PDF")
-    not_pdf = tmp_path / "photo.jpg"
-    not_pdf.write_bytes(b"\xff\xd8\xff\xe0 jpeg")
+    broken_photo = tmp_path / "photo.jpg"
+    broken_photo.write_bytes(b"\xff\xd8\xff\xe0 jpeg")
+    assert_one_line_error(run_cli(federation, "verify", str(broken_photo)), "image cannot be read")
+    not_pdf = tmp_path / "notes.txt"
+    not_pdf.write_text("just some notes")
     assert_one_line_error(run_cli(federation, "verify", str(not_pdf)), "not a PDF")
     assert_one_line_error(
         run_cli(federation, "verify", str(tmp_path / "missing.pdf")), "does not exist"

@@ -358,7 +358,7 @@ def test_cli_verifies_a_token(federation: Federation, idp: Idp, tmp_path: Path) 
     result = run_cli(federation, "verify", token)
     assert result.returncode == 0, result.stderr
     assert "sub-abc123" in result.stdout and "330000" in result.stdout
-    assert "not checked" in result.stdout
+    assert "Audience checked: False" in result.stdout
     token_file = tmp_path / "token.jwt"
     token_file.write_text(token + "\n")
     result = run_cli(federation, "verify", str(token_file), "--audience", AUDIENCE, "--json")
