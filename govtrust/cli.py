@@ -246,6 +246,55 @@ def verify(
     raise typer.Exit(run_verify(file, request))
 
 
+@app.command()
+def audit(
+    server: Annotated[
+        str | None, typer.Option(help="base URL of a govtrust server, e.g. https://pki.example")
+    ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(help="offline bundle: checkpoint signatures, rollbacks and forks only"),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="remembers the accepted checkpoints; default var/audit-state/"
+        ),
+    ] = None,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay", help="fetch every entry, rebuild the root, replay the status lists"
+        ),
+    ] = False,
+    root_fingerprint: Annotated[
+        str | None, typer.Option(help="national root SHA-256 (hex); default var/root.sha256")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON report")] = False,
+) -> None:
+    """Audit every region's transparency log: checkpoint signatures, consistency with the
+    checkpoints remembered, and with --replay the entries and status lists. Exit 0 all
+    agree, 1 a disagreement (named), 3 undecided, 2 bad input."""
+    from verifier.audit_cli import run_audit
+
+    settings = _settings()
+    if root_fingerprint is None:
+        from verifier.cli import read_input_file
+
+        root_fingerprint = read_input_file(
+            settings.root_fingerprint_path, "root fingerprint file", 1024
+        ).decode("ascii", "replace")
+    code = run_audit(
+        server=server,
+        bundle=bundle,
+        state_dir=state or settings.var_dir / "audit-state",
+        root_fingerprint=root_fingerprint,
+        replay=replay,
+        as_json=as_json,
+    )
+    raise typer.Exit(code)
+
+
 @bundle_app.command("export")
 def bundle_export(
     out: Annotated[Path, typer.Option(help="where to write the bundle (JSON)")],

@@ -14,6 +14,7 @@ Public API:
     FORMAT, MAX_BUNDLE_BYTES, MAX_REGIONS, MAX_CRLS, BundleError, RegionMaterial
     encode_bundle(*, exported_at, trust_list, crls, regions) -> bytes
     open_bundle(data, root_fingerprint, *, at, min_sequence=None) -> OfflineBundle
+    bundle_material(data) -> (trust list token, {region: RegionMaterial}), unverified
     OfflineBundle.certificate_status(certificate, issuer, at) -> CertificateStatus
     OfflineBundle.status_of(region, index, *, at=None) -> BundleStatus
     BundleStatusList, BundleCrl, RevocationStatus
@@ -221,6 +222,14 @@ def open_bundle(
         problems=tuple(problems),
         status_list_problems=MappingProxyType(list_problems),
     )
+
+
+def bundle_material(data: bytes) -> tuple[str, Mapping[str, RegionMaterial]]:
+    """The bundle's trust list token and each region's material, parsed as strictly as
+    `open_bundle` parses them but not verified: an auditor verifies each piece itself and
+    treats a bad one as a finding, not as a piece to leave out."""
+    _, token, _, regions = _parse(data)
+    return token, MappingProxyType(regions)
 
 
 # --- parsing ----------------------------------------------------------------------------------
