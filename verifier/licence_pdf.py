@@ -12,14 +12,13 @@ import io
 from datetime import datetime
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from verifier.bundle import OfflineBundle
 from verifier.credential import MAX_CREDENTIAL_CHARS, CredentialError, verify_credential
 from verifier.errors import InputError
 from verifier.licence_status import LicenceStatusReport, StatusIndication, check_licence_status
-from verifier.pdf import PdfReport
+from verifier.pdf import PARSE_ERRORS, PdfReport
 from verifier.report import Verdict
 
 CREDENTIAL_ATTACHMENT = "licence-credential.jwt"
@@ -40,7 +39,9 @@ def embedded_credential(data: bytes) -> str | None:
             return None
         root = reader.get_historical_root(signatures[0].signed_revision)
         return _attachment(root, CREDENTIAL_ATTACHMENT)
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except InputError:
+        raise
+    except PARSE_ERRORS as exc:
         raise InputError(
             f"the licence's credential cannot be read ({type(exc).__name__})"
         ) from None

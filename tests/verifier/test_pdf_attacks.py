@@ -3,51 +3,41 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import io
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from ca.authority import (
-    ROOT_CODE,
-    current_signer_certificate,
-    get_authority,
-    issue_with_new_key,
-    latest_certificate,
-)
+from ca.authority import current_signer_certificate, issue_with_new_key
 from ca.ceremony import ROOT_KEY_NAME as ROOT_KEY
 from ca.keys import FileKeyStore, KeyRef
-from ca.models import Department, IssuedCertificate
 from ca.profiles import (
     LOG_SIGNER,
     NATIONAL_ROOT,
     PROFILES,
     REGION_CA,
     SEAL,
-    TRUST_LIST_SIGNER,
     Issuer,
     subject_name,
 )
 from ca.profiles import build_certificate as build
-from govtrust.bundle import export_bundle
-from seal_service.render import LicenceDocument, PdfLicenceRenderer, seal_slots_of
-from seal_service.seal_image import render_seal_image
-from seal_service.sealing import Box, PdfSealer, SealMaterial, SealOptions, TimeStampResponder
-from seal_service.seals import active_seal
+from seal_service.sealing import PdfSealer, SealMaterial
 from tests.conftest import Federation
-from verifier.bundle import open_bundle
-from verifier.crl import IssuerKey, VerifiedCrl
-from verifier.pdf import PdfReport, verify_pdf
+from tests.verifier.pdf_support import (
+    CO_SEAL_BOX,
+    SEAL_BOX,
+    Dev,
+    check,
+    seal,
+    verify,
+)
+from tests.verifier.pdf_support import byte_ranges as _ranges
+from tests.verifier.pdf_support import rewrite_byte_range as _rewrite_byte_range
+from tests.verifier.pdf_support import update as _update
 from verifier.report import Indication, Verdict
 from verifier.timeutil import utc_now
 from verifier.trust_list import (
@@ -57,91 +47,9 @@ from verifier.trust_list import (
     TrustList,
 )
 
-SEAL_BOX, CO_SEAL_BOX = (slot.box for slot in seal_slots_of("business-licence"))
-
-
-@dataclasses.dataclass
-class Dev:
-    """What the attacks need from the session's dev federation, read once."""
-
-    trust_list: TrustList
-    genuine: bytes
-    unsealed: bytes
-    sealers: dict[str, PdfSealer]  # the product's own sealers, by region (amr)
-    certs: dict[str, x509.Certificate]
-    timestamp: TimeStampResponder  # 330000's TSA
-    # What an agency holds beside the PDF: the federation's current CRLs, from a bundle.
-    crls: Mapping[IssuerKey, VerifiedCrl]
-    stamp: bytes = dataclasses.field(default_factory=lambda: render_seal_image("浙江省"))
-
-    def co_seal_440000(self, pdf: bytes) -> bytes:
-        """440000/amr's genuine seal, in the next free position (invisible when none is)."""
-        return seal(self, self.sealers["440000"], pdf)
-
-
-def _amr(session: Session, region: str) -> Department:
-    query = select(Department).where(Department.region_code == region, Department.code == "amr")
-    return session.scalars(query).one()
-
-
-@pytest.fixture(scope="module")
-def dev(federation: Federation, issued_licence: tuple[str, bytes]) -> Dev:
-    runtime = federation.runtime
-    with runtime.database.transaction() as session:
-        sealers, seals = {}, {}
-        for region in ("330000", "440000"):
-            seals[region] = active_seal(session, _amr(session, region))
-            sealers[region] = runtime.sealers.sealer_for(session, seals[region])
-        certs = {
-            "root": get_authority(session, ROOT_CODE).certificate,
-            "330000": get_authority(session, "330000").certificate,
-            "440000": get_authority(session, "440000").certificate,
-            "signer": latest_certificate(session, TRUST_LIST_SIGNER).certificate,
-        }
-        for region, row in seals.items():
-            certs[f"seal-{region}"] = session.get_one(
-                IssuedCertificate, row.certificate_id
-            ).certificate
-
-    unsealed = PdfLicenceRenderer().render(
-        LicenceDocument(
-            title="营业执照",
-            licence_number="1.2.156.3005.2.TEST",
-            holder_name="未盖章测试有限公司",
-            holder_id_label="统一社会信用代码",
-            holder_id_display="91330100MA2B3C4D**",
-            issuing_department="广东省市场监督管理局",
-            region_name="广东省",
-            issued_on=datetime.date.today(),
-            valid_until=None,
-        )
-    )
-    timestamp = runtime.tsa("330000").respond
-    bundle = open_bundle(export_bundle(runtime), federation.root_fingerprint, at=utc_now())
-    return Dev(
-        federation.trust_list(), issued_licence[1], unsealed, sealers, certs, timestamp, bundle.crls
-    )
-
-
-def seal(dev: Dev, sealer: PdfSealer, pdf: bytes, slots: tuple[Box, ...] = (SEAL_BOX,)) -> bytes:
-    options = SealOptions("test", "test", dev.timestamp, seal_slots=slots)
-    return sealer.seal(pdf, options)
-
-
-def check(report: PdfReport, verdict: Verdict, indication: Indication, reason: str) -> PdfReport:
-    assert (report.verdict, report.indication) == (verdict, indication), report
-    assert reason in report.reason, report.reason
-    return report
-
-
-def verify(
-    dev: Dev,
-    data: bytes,
-    trust_list: TrustList | None = None,
-    *,
-    at: datetime.datetime | None = None,
-) -> PdfReport:
-    return verify_pdf(data, trust_list or dev.trust_list, at=at or utc_now(), crls=dev.crls)
+# The `dev` fixture (the session federation's genuine licence, sealers and CRLs) and the
+# helpers are shared with the other PDF attack modules: tests/verifier/conftest.py and
+# pdf_support.py.
 
 
 def test_genuine_licence_is_valid(dev: Dev) -> None:
@@ -152,21 +60,6 @@ def test_genuine_licence_is_valid(dev: Dev) -> None:
 
 
 # --- bytes changed or added -----------------------------------------------------------------
-
-
-def _ranges(data: bytes) -> tuple[int, int, int, int]:
-    match = re.search(rb"/ByteRange \[(\d+) (\d+) (\d+) (\d+)\]", data)
-    assert match is not None
-    return tuple(int(v) for v in match.groups())  # type: ignore[return-value]
-
-
-def _rewrite_byte_range(data: bytes, values: tuple[int, int, int, int]) -> bytes:
-    """Replace the /ByteRange array in place, padded to the same length: no offset moves."""
-    match = re.search(rb"/ByteRange (\[[\d ]+\] *)", data)
-    assert match is not None
-    new = ("[{} {} {} {}]".format(*values)).encode().ljust(len(match.group(1)))
-    assert len(new) == len(match.group(1))
-    return data[: match.start(1)] + new + data[match.end(1) :]
 
 
 @pytest.mark.parametrize(
@@ -281,15 +174,6 @@ MODIFICATIONS = {
     "add-page": _add_page,
     "add-annotation": _add_annotation,
 }
-
-
-def _update(pdf: bytes, modify: Callable[[IncrementalPdfFileWriter], None]) -> bytes:
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    modify(writer)
-    out = io.BytesIO()
-    writer.write(out)
-    assert out.getvalue().startswith(pdf) and len(out.getvalue()) > len(pdf)
-    return out.getvalue()
 
 
 @pytest.mark.parametrize("modification", MODIFICATIONS)
