@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.seal
 	$(BIN)/python -m bench.log
 	$(BIN)/python -m bench.registry
+	$(BIN)/python -m bench.verify
 
 clean:
 	rm -rf $(VENV) var out .pytest_cache .ruff_cache

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from verifier import jose
 from verifier.errors import InputError
 from verifier.identifiers import parse_licence_identifier
-from verifier.trust_list import ServiceType, TrustList
+from verifier.trust_list import ServiceType, TrustedService, TrustList
 
 TYP = "gt-lic+jwt"
 MAX_CREDENTIAL_CHARS = 1200  # what one QR code on the page holds, with room to spare
@@ -154,41 +154,54 @@ def verify_credential(
 ) -> VerifiedCredential:
     """Verify a QR credential against an already verified trust list: the `kid` must be the
     certificate of a `status-issuer` service of the licence's region, granted when the
-    credential was issued and not withdrawn at `at`."""
-    if len(token) > MAX_CREDENTIAL_CHARS:
-        raise CredentialError(f"credential is longer than {MAX_CREDENTIAL_CHARS} characters")
-    unverified = jose.read_compact(token, max_payload_bytes=MAX_CREDENTIAL_CHARS)
-    kid = unverified.header.get("kid")
-    if not isinstance(kid, str) or not _B64_SHA256.match(kid):
-        raise CredentialError("credential kid is not a SHA-256 certificate thumbprint")
-    listed = [
-        (service, certificate)
-        for service in trust_list.services(ServiceType.STATUS_ISSUER)
-        for certificate in service.certificates
-        if thumbprint(certificate) == kid
-    ]
-    if not listed:
-        raise CredentialError("credential signer is not a status-issuer in the trust list")
-    service, certificate = listed[0]
-    public_key = certificate.public_key()
-    if not isinstance(public_key, ec.EllipticCurvePublicKey):
-        raise CredentialError("credential signer key is not an ECDSA key")
-    try:
-        payload = jose.verify_compact(unverified, public_key, typ=TYP)
-    except jose.JoseVerificationError as exc:
-        raise CredentialError(f"credential signature does not verify ({exc})") from None
-    raw = jose.decode_claims(payload)
-    claims, issued_at = _claims(raw)
-    if claims.region != service.region_code:
-        raise CredentialError(
-            f"credential is for region {claims.region} but signed by {service.region_code}'s "
-            "status issuer"
-        )
-    if not service.granted_at(issued_at) or not service.granted_at(at):
-        raise CredentialError("credential signer is not granted in the trust list")
-    if claims.content_digest != content_digest(claims.content()):
-        raise CredentialError("credential dig does not match its own licence content")
-    return VerifiedCredential(claims, issued_at, certificate)
+    credential was issued and not withdrawn at `at`. To verify many, keep one
+    `CredentialVerifier`."""
+    return CredentialVerifier(trust_list).verify(token, at=at)
+
+
+class CredentialVerifier:
+    """Verifies QR credentials against one trust list, as `verify_credential` does, with the
+    list's status-issuer certificates indexed by `kid` (their thumbprint) once, not
+    thumbprinted again for every credential. Nothing about a credential is remembered."""
+
+    def __init__(self, trust_list: TrustList) -> None:
+        self.trust_list = trust_list
+        self._by_kid: dict[str, list[tuple[TrustedService, x509.Certificate]]] = {}
+        for service in trust_list.services(ServiceType.STATUS_ISSUER):
+            for certificate in service.certificates:
+                entry = (service, certificate)
+                self._by_kid.setdefault(thumbprint(certificate), []).append(entry)
+
+    def verify(self, token: str | bytes, *, at: datetime) -> VerifiedCredential:
+        if len(token) > MAX_CREDENTIAL_CHARS:
+            raise CredentialError(f"credential is longer than {MAX_CREDENTIAL_CHARS} characters")
+        unverified = jose.read_compact(token, max_payload_bytes=MAX_CREDENTIAL_CHARS)
+        kid = unverified.header.get("kid")
+        if not isinstance(kid, str) or not _B64_SHA256.match(kid):
+            raise CredentialError("credential kid is not a SHA-256 certificate thumbprint")
+        listed = self._by_kid.get(kid)
+        if not listed:
+            raise CredentialError("credential signer is not a status-issuer in the trust list")
+        service, certificate = listed[0]
+        public_key = certificate.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise CredentialError("credential signer key is not an ECDSA key")
+        try:
+            payload = jose.verify_compact(unverified, public_key, typ=TYP)
+        except jose.JoseVerificationError as exc:
+            raise CredentialError(f"credential signature does not verify ({exc})") from None
+        raw = jose.decode_claims(payload)
+        claims, issued_at = _claims(raw)
+        if claims.region != service.region_code:
+            raise CredentialError(
+                f"credential is for region {claims.region} but signed by "
+                f"{service.region_code}'s status issuer"
+            )
+        if not service.granted_at(issued_at) or not service.granted_at(at):
+            raise CredentialError("credential signer is not granted in the trust list")
+        if claims.content_digest != content_digest(claims.content()):
+            raise CredentialError("credential dig does not match its own licence content")
+        return VerifiedCredential(claims, issued_at, certificate)
 
 
 def _claims(raw: dict[str, Any]) -> tuple[LicenceClaims, datetime]:

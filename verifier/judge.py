@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from verifier.bundle import OfflineBundle
-from verifier.credential import CredentialError, verify_credential
+from verifier.credential import CredentialError, CredentialVerifier
 from verifier.identity_token import IdentityTokenError, verify_identity_token
 from verifier.licence_pdf import pdf_licence_status
 from verifier.licence_status import LicenceStatusReport, check_licence_status
-from verifier.pdf import verify_pdf
+from verifier.pdf import PdfVerifier
 from verifier.report import Verdict
 from verifier.timeutil import format_time
 from verifier.trust_list import TrustList
@@ -40,10 +41,18 @@ class Judge:
     # Older signed status data than this is not trusted to say "valid" (--max-bundle-age).
     max_age: timedelta | None = None
 
+    @cached_property
+    def pdfs(self) -> PdfVerifier:
+        """One for the run: what it learns about certificates serves every file."""
+        return PdfVerifier(self.trust_list, crls=self.bundle.crls if self.bundle else None)
+
+    @cached_property
+    def credentials(self) -> CredentialVerifier:
+        return CredentialVerifier(self.trust_list)
+
     def judge_pdf(self, data: bytes) -> Outcome:
         """A licence PDF: its seals, then (with a bundle) the licence's status."""
-        crls = self.bundle.crls if self.bundle else None
-        report = verify_pdf(data, self.trust_list, at=self.at, crls=crls)
+        report = self.pdfs.verify(data, at=self.at)
         status = None
         if self.bundle is not None and report.verdict is Verdict.VALID:
             status = pdf_licence_status(data, report, self.bundle, at=self.at)
@@ -58,7 +67,7 @@ class Judge:
         status: LicenceStatusReport | None = None
         claims: dict[str, object] | None = None
         try:
-            verified = verify_credential(token.strip(), self.trust_list, at=self.at)
+            verified = self.credentials.verify(token.strip(), at=self.at)
         except CredentialError as exc:
             verdict, reason = Verdict.INVALID, f"credential: {exc}"
         else:

@@ -6,40 +6,62 @@ least one seal, each ByteRange gap holding exactly that signature's hex
 contents, the last seal covering every byte of the file, earlier seals
 followed only by changes their DocMDP level allows, and trust decided by the
 trust list's `seal-ca` services alone.
+
+`PdfVerifier` judges any number of PDFs against one trust list, keeping across files only
+what no file can change (see the class); `verify_pdf` is a verifier used once. Importing
+this module also makes two pyHanko functions cheaper for the whole process, with the same
+answers (see the end of the module).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
-from collections.abc import Mapping
+import zlib
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from asn1crypto import parser as asn1_parser
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import core as asn1_core
+from asn1crypto import tsp
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.generic_cms import collect_timing_info, extract_tst_data_iter
+from pyhanko.sign.validation.pdf_embedded import (
+    EmbeddedPdfSignature,
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import (
     DocumentTimestampStatus,
     PdfSignatureStatus,
     SignatureCoverageLevel,
+    TimestampSignatureStatus,
 )
-from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.path import ValidationPath
 
-from verifier.certs import sha256_fingerprint, subject_attribute
-from verifier.crl import IssuerKey, VerifiedCrl, verify_der_crls
+from verifier import pdf_speedups  # noqa: F401  (installs the faster pyHanko readers)
+from verifier.certs import subject_attribute
+from verifier.crl import (
+    CertificateStatus,
+    IssuerKey,
+    VerifiedCrl,
+    certificate_status,
+    verify_der_crls,
+)
 from verifier.errors import InputError
+from verifier.pdf_fields import filled_signature_fields
+from verifier.pdf_structure import byte_range_problem, byte_range_start, tail_problem
+from verifier.pdf_trust import TIME_TOLERANCE, Anchors, Certificates, Memo, der
 from verifier.report import Indication, Verdict
 from verifier.revocation import (
     CertificateRevocation,
@@ -50,6 +72,27 @@ from verifier.revocation import (
 from verifier.trust_list import ServiceType, TrustedService, TrustList
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
+# What malformed PDF bytes raise from pyHanko's parser (decimal's InvalidOperation is an
+# ArithmeticError, a broken Flate stream a zlib.error, a missing catalog an AssertionError):
+# all mean "unusable input", never a crash.
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    PdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,
+    AssertionError,
+    zlib.error,
+    RecursionError,
+)
+# ...and what a malformed CMS signature raises while it is validated: that seal is INVALID.
+SIGNATURE_ERRORS: tuple[type[BaseException], ...] = (
+    *PARSE_ERRORS,
+    SignatureValidationError,
+    UnsupportedAlgorithm,
+)
 MAX_DSS_ITEMS = 256
 # What a seal certificate must say it is for: a certificate issued for another service (TSA,
 # OCSP, identity tokens, status lists) under the same region CA cannot seal a licence.
@@ -146,222 +189,401 @@ def verify_pdf(
     policy: ValidationPolicy = STRICT,
 ) -> PdfReport:
     """Judge a licence PDF, with `crls` (a bundle's, verified) beside the PDF's own
-    validation data for revocation. Raises InputError when `data` is not a readable PDF."""
-    if len(data) > MAX_PDF_BYTES:
-        raise InputError(f"PDF is larger than {MAX_PDF_BYTES} bytes")
-    if not data.startswith(b"%PDF-"):
-        raise InputError("input is not a PDF (no %PDF- header)")
-    try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        signatures = list(reader.embedded_regular_signatures)
-        document_timestamps = list(reader.embedded_timestamp_signatures)
-        embedded = _embedded_evidence(reader, trust_list, at)
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        raise InputError(f"PDF cannot be parsed ({type(exc).__name__})") from None
-    revocation = _Revocation(embedded, crls, policy)
+    validation data for revocation. Raises InputError when `data` is not a readable PDF.
+    To judge many, keep one `PdfVerifier`."""
+    return PdfVerifier(trust_list, crls=crls, policy=policy).verify(data, at=at)
 
-    def report(
-        verdict: Verdict, indication: Indication, reason: str, seals: tuple[SealReport, ...] = ()
-    ) -> PdfReport:
-        return PdfReport(
-            verdict, indication, reason, seals, trust_list.sequence, trust_list.issued_at, at
-        )
 
-    if not signatures:
-        return report(Verdict.INVALID, Indication.NO_SIGNATURE, "the document carries no seal")
-    tail_problem = _tail_problem(data)
-    if tail_problem:
-        return report(Verdict.INVALID, Indication.HASH_FAILURE, tail_problem)
-    everything = sorted(
-        [*signatures, *document_timestamps], key=lambda s: int(s.sig_object["/ByteRange"][2])
-    )
-    region_names = {r.code: r.name for r in trust_list.regions}
-    seals = tuple(
-        _check_seal(
-            data,
-            signature,
-            trust_list,
-            region_names,
-            at,
-            revocation,
-            is_last=signature is everything[-1],
-        )
-        for signature in signatures
-    )
-    failed = next((s for s in seals if s.verdict is not Verdict.VALID), None)
-    if failed is not None:
-        return report(
-            failed.verdict, failed.indication, f"{failed.field_name}: {failed.reason}", seals
-        )
-    for stamp in document_timestamps:
-        problem = _document_timestamp_problem(
-            data, stamp, trust_list, at, is_last=stamp is everything[-1]
-        )
+class PdfVerifier:
+    """Judges licence PDFs against one trust list and one set of bundle CRLs (verified),
+    as `verify_pdf` does, keeping across files only answers that no file can change:
+
+    - the trust list's seal-CA and TSA certificates as pyHanko anchors, converted once, and
+      one pyHanko trust manager per set of services granted at a moment. A moment only
+      selects the set: each file still gets its own `ValidationContext`, with its own
+      moment and its own certificate registry, so certificates one file carries never
+      help another's path, and pyHanko checks every path at the file's own proven time;
+    - one asn1crypto object per distinct certificate (by DER): pyHanko keeps what it works
+      out about a certificate (normalised names, key hashes) on the object, so the seal,
+      CA and TSA certificates every file carries are worked out once, not once per file;
+    - which signatures verified (keyed by signature, signed bytes, key and algorithm):
+      each certificate's signature under its issuer is checked once;
+    - which listed service holds an anchor certificate (by its DER);
+    - whether certificate A's signature was made by certificate B's key (keyed by both
+      DERs: a look-alike certificate with the same names is another key);
+    - the bundle CRLs' answer for a (certificate, issuer) at a validation time (keyed by
+      both DERs and that time);
+    - the verified form of the CRLs a PDF embeds (keyed by their exact DER and the
+      validation time).
+
+    Nothing that depends on a file's bytes or its proven signing time is kept unless the
+    key holds them; each memo is bounded. A seal is validated by pyHanko once, at the
+    time its timestamp proves (see `_validate_seal`), not first at `at` and then again.
+    Use one verifier per thread."""
+
+    def __init__(
+        self,
+        trust_list: TrustList,
+        *,
+        crls: Mapping[IssuerKey, VerifiedCrl] | None = None,
+        policy: ValidationPolicy = STRICT,
+    ) -> None:
+        self.trust_list = trust_list
+        self.crls = crls
+        self.policy = policy
+        self._region_names = {r.code: r.name for r in trust_list.regions}
+        certificates = Certificates()
+        self._seal_cas = Anchors(tuple(trust_list.services(ServiceType.SEAL_CA)), certificates)
+        self._tsas = Anchors(tuple(trust_list.services(ServiceType.TSA)), certificates)
+        self._issued: Memo[tuple[bytes, bytes], bool] = Memo()
+        self._bundle_answers: Memo[tuple[bytes, bytes, datetime], CertificateStatus] = Memo()
+        self._embedded_crls: Memo[
+            tuple[tuple[bytes, ...], datetime], Mapping[IssuerKey, VerifiedCrl]
+        ] = Memo(limit=32)
+
+    def verify(self, data: bytes, *, at: datetime) -> PdfReport:
+        """Judge one licence PDF at validation time `at`. Raises InputError when `data` is
+        not a readable PDF."""
+        if len(data) > MAX_PDF_BYTES:
+            raise InputError(f"PDF is larger than {MAX_PDF_BYTES} bytes")
+        if not data.startswith(b"%PDF-"):
+            raise InputError("input is not a PDF (no %PDF- header)")
+        trust_list = self.trust_list
+        try:
+            reader = PdfFileReader(io.BytesIO(data), strict=False)
+            signatures = list(reader.embedded_regular_signatures)
+            document_timestamps = list(reader.embedded_timestamp_signatures)
+            embedded = self._embedded_evidence(reader, at)
+            everything = sorted([*signatures, *document_timestamps], key=byte_range_start)
+            judged = {s.sig_field.raw_get("/V").reference for s in everything}
+            unjudged = [f for f in filled_signature_fields(reader.root) if f.value not in judged]
+        except InputError:
+            raise
+        except PARSE_ERRORS as exc:
+            raise InputError(f"PDF cannot be parsed ({type(exc).__name__})") from None
+
+        def report(
+            verdict: Verdict,
+            indication: Indication,
+            reason: str,
+            seals: tuple[SealReport, ...] = (),
+        ) -> PdfReport:
+            return PdfReport(
+                verdict, indication, reason, seals, trust_list.sequence, trust_list.issued_at, at
+            )
+
+        if not signatures:
+            return report(Verdict.INVALID, Indication.NO_SIGNATURE, "the document carries no seal")
+        problem = tail_problem(data)
         if problem:
-            return report(Verdict.INVALID, Indication.HASH_FAILURE, problem, seals)
-    if trust_list.is_stale(at):
+            return report(Verdict.INVALID, Indication.HASH_FAILURE, problem)
+        if unjudged:
+            # A value pyHanko skips (unknown /SubFilter or /Type, an empty dictionary) shows
+            # on the page like a seal while nobody judges it: a forged seal.
+            return report(
+                Verdict.INVALID,
+                Indication.FORMAT_FAILURE,
+                f"signature field {unjudged[0].name} holds a value that is not a signature "
+                "this verifier can validate (a forged or unsupported seal)",
+            )
+        seals = tuple(
+            self._check_seal(data, signature, at, embedded, is_last=signature is everything[-1])
+            for signature in signatures
+        )
+        failed = next((s for s in seals if s.verdict is not Verdict.VALID), None)
+        if failed is not None:
+            return report(
+                failed.verdict, failed.indication, f"{failed.field_name}: {failed.reason}", seals
+            )
+        for stamp in document_timestamps:
+            problem = self._document_timestamp_problem(
+                data, stamp, at, is_last=stamp is everything[-1]
+            )
+            if problem:
+                return report(Verdict.INVALID, Indication.HASH_FAILURE, problem, seals)
+        if trust_list.is_stale(at):
+            return report(
+                Verdict.INDETERMINATE,
+                Indication.TRY_LATER,
+                "trust list is past its next_update: get a current one",
+                seals,
+            )
         return report(
-            Verdict.INDETERMINATE,
-            Indication.TRY_LATER,
-            "trust list is past its next_update: get a current one",
+            Verdict.VALID,
+            Indication.TOTAL_PASSED,
+            f"{len(seals)} seal(s) valid and trusted",
             seals,
         )
-    return report(
-        Verdict.VALID, Indication.TOTAL_PASSED, f"{len(seals)} seal(s) valid and trusted", seals
-    )
 
-
-def _check_seal(
-    data: bytes,
-    signature: EmbeddedPdfSignature,
-    trust_list: TrustList,
-    region_names: dict[str, str],
-    at: datetime,
-    revocation: _Revocation,
-    *,
-    is_last: bool,
-) -> SealReport:
-    cert = signature.signer_cert
-    signer = x509.load_der_x509_certificate(cert.dump()) if cert is not None else None
-
-    def seal(
-        verdict: Verdict,
-        indication: Indication,
-        reason: str,
-        service: TrustedService | None = None,
-        status: PdfSignatureStatus | None = None,
-        revoked: tuple[CertificateRevocation, ...] = (),
+    def _check_seal(
+        self,
+        data: bytes,
+        signature: EmbeddedPdfSignature,
+        at: datetime,
+        embedded: EmbeddedEvidence,
+        *,
+        is_last: bool,
     ) -> SealReport:
-        return SealReport(
-            field_name=signature.field_name,
-            signer=signer.subject.rfc4514_string() if signer else "unknown",
-            department=subject_attribute(signer, NameOID.ORGANIZATION_NAME) if signer else None,
-            organization_identifier=(
-                subject_attribute(signer, NameOID.ORGANIZATION_IDENTIFIER) if signer else None
-            ),
-            region_code=service.region_code if service else None,
-            region_name=region_names.get(service.region_code) if service else None,
-            signing_time=_signing_time(status) if status else None,
-            timestamped=bool(status and _trusted_timestamp(status)),
-            verdict=verdict,
-            indication=indication,
-            reason=reason,
-            revocation=revoked,
-        )
+        try:
+            cert = signature.signer_cert
+            signer = x509.load_der_x509_certificate(cert.dump()) if cert is not None else None
+        except SIGNATURE_ERRORS:
+            signer = None  # judged below as a seal that names no signer
 
-    byte_range_problem = _byte_range_problem(data, signature)
-    if byte_range_problem:
-        return seal(Verdict.INVALID, Indication.HASH_FAILURE, byte_range_problem)
-    if signer is None:
-        return seal(Verdict.INVALID, Indication.FORMAT_FAILURE, "signature names no signer")
-    # A trusted signature timestamp proves when the seal was made: the seal CA must have been
-    # granted, and the certificate valid, then. Without one, only "now" is proven.
-    try:
-        status = _validate_seal(signature, trust_list, at)
-        signing_time = _trusted_timestamp(status)
-        if signing_time is not None:
-            status = _validate_seal(signature, trust_list, signing_time)
-    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
+        def seal(
+            verdict: Verdict,
+            indication: Indication,
+            reason: str,
+            service: TrustedService | None = None,
+            status: PdfSignatureStatus | None = None,
+            revoked: tuple[CertificateRevocation, ...] = (),
+        ) -> SealReport:
+            return SealReport(
+                field_name=signature.field_name,
+                signer=signer.subject.rfc4514_string() if signer else "unknown",
+                department=subject_attribute(signer, NameOID.ORGANIZATION_NAME) if signer else None,
+                organization_identifier=(
+                    subject_attribute(signer, NameOID.ORGANIZATION_IDENTIFIER) if signer else None
+                ),
+                region_code=service.region_code if service else None,
+                region_name=self._region_names.get(service.region_code) if service else None,
+                signing_time=_signing_time(status) if status else None,
+                timestamped=bool(status and _trusted_timestamp(status)),
+                verdict=verdict,
+                indication=indication,
+                reason=reason,
+                revocation=revoked,
+            )
+
+        range_problem = byte_range_problem(data, signature)
+        if range_problem:
+            return seal(Verdict.INVALID, Indication.HASH_FAILURE, range_problem)
+        if signer is None:
+            return seal(Verdict.INVALID, Indication.FORMAT_FAILURE, "signature names no signer")
+        # A trusted signature timestamp proves when the seal was made: the seal CA must have
+        # been granted, and the certificate valid, then. Without one, only "now" is proven.
+        try:
+            signing_time, status = _run(self._validate_seal(signature, at))
+        except SIGNATURE_ERRORS as exc:
+            return seal(
+                Verdict.INVALID,
+                Indication.FORMAT_FAILURE,
+                f"signature cannot be validated ({type(exc).__name__})",
+            )
+        stamp = status.timestamp_validity
+        if stamp is not None and not (stamp.intact and stamp.valid):
+            return seal(
+                Verdict.INVALID,
+                Indication.HASH_FAILURE,
+                "the signature timestamp does not match the signature",
+                status=status,
+            )
+        if not status.intact:
+            return seal(
+                Verdict.INVALID,
+                Indication.HASH_FAILURE,
+                "signed bytes were changed after sealing",
+                status=status,
+            )
+        if not status.valid:
+            return seal(
+                Verdict.INVALID,
+                Indication.SIG_CRYPTO_FAILURE,
+                "signature value does not verify",
+                status=status,
+            )
+        service = self._anchoring_service(status, signing_time or at)
+        if not status.trusted or service is None:
+            return seal(
+                Verdict.INVALID,
+                Indication.NO_CERTIFICATE_CHAIN_FOUND,
+                "seal certificate does not chain to a seal CA granted in the trust list",
+                status=status,
+            )
+        if not _only_allowed_changes_after(status, is_last=is_last) or status.docmdp_ok is False:
+            return seal(
+                Verdict.INVALID,
+                Indication.FORMAT_FAILURE,
+                "the document was changed after this seal beyond what it allows",
+                service,
+                status,
+            )
+        checked = self._revocation(signer, service, signing_time, at, embedded)
+        if checked.problem is not None and checked.final:
+            return seal(
+                Verdict.INVALID,
+                Indication.REVOKED,
+                checked.problem,
+                service,
+                status,
+                checked.certificates,
+            )
+        if checked.problem is not None and self.policy.require_revocation:
+            return seal(
+                Verdict.INDETERMINATE,
+                Indication.TRY_LATER,
+                checked.problem,
+                service,
+                status,
+                checked.certificates,
+            )
         return seal(
-            Verdict.INVALID,
-            Indication.FORMAT_FAILURE,
-            f"signature cannot be validated ({type(exc).__name__})",
-        )
-    stamp = status.timestamp_validity
-    if stamp is not None and not (stamp.intact and stamp.valid):
-        return seal(
-            Verdict.INVALID,
-            Indication.HASH_FAILURE,
-            "the signature timestamp does not match the signature",
-            status=status,
-        )
-    services = [
-        s for s in trust_list.services(ServiceType.SEAL_CA) if s.granted_at(signing_time or at)
-    ]
-    if not status.intact:
-        return seal(
-            Verdict.INVALID,
-            Indication.HASH_FAILURE,
-            "signed bytes were changed after sealing",
-            status=status,
-        )
-    if not status.valid:
-        return seal(
-            Verdict.INVALID,
-            Indication.SIG_CRYPTO_FAILURE,
-            "signature value does not verify",
-            status=status,
-        )
-    service = _anchoring_service(status, services)
-    if not status.trusted or service is None:
-        return seal(
-            Verdict.INVALID,
-            Indication.NO_CERTIFICATE_CHAIN_FOUND,
-            "seal certificate does not chain to a seal CA granted in the trust list",
-            status=status,
-        )
-    if not _only_allowed_changes_after(status, is_last=is_last) or status.docmdp_ok is False:
-        return seal(
-            Verdict.INVALID,
-            Indication.FORMAT_FAILURE,
-            "the document was changed after this seal beyond what it allows",
-            service,
-            status,
-        )
-    checked = revocation.check(signer, service, signing_time, at)
-    if checked.problem is not None and checked.final:
-        return seal(
-            Verdict.INVALID,
-            Indication.REVOKED,
-            checked.problem,
+            Verdict.VALID,
+            Indication.TOTAL_PASSED,
+            "seal valid",
             service,
             status,
             checked.certificates,
         )
-    if checked.problem is not None and revocation.policy.require_revocation:
-        return seal(
-            Verdict.INDETERMINATE,
-            Indication.TRY_LATER,
-            checked.problem,
-            service,
-            status,
-            checked.certificates,
+
+    async def _validate_seal(
+        self, signature: EmbeddedPdfSignature, at: datetime
+    ) -> tuple[datetime | None, PdfSignatureStatus]:
+        """The time a trusted signature timestamp proves, and the seal validated at that
+        time (without one, at `at`). Whether the timestamp is trusted is judged at `at`, by
+        the TSAs granted then, as pyHanko judges it inside a validation at `at`.
+
+        That usually takes one validation, at the time the seal's only timestamp claims:
+        its answer stands when the TSA services granted then and at `at` are the same and
+        each certificate of the timestamp's validated path is within its validity at `at`
+        too, since nothing else in pyHanko's judgement of a timestamp depends on the moment
+        here (no revocation data, no fetching, a time-blind algorithm policy). Otherwise
+        the timestamp is judged at `at` on its own first."""
+        claimed = _claimed_signature_time(signature)
+        at_claimed = None
+        if claimed is not None and self._tsas.granted(claimed) == self._tsas.granted(at):
+            at_claimed = await self._validate_at(signature, claimed)
+            stamp = at_claimed.timestamp_validity
+            if (
+                stamp is not None
+                and _trusted_time(stamp) == claimed
+                and _within_validity(stamp.validation_path, at)
+            ):
+                return claimed, at_claimed
+        timing = await collect_timing_info(
+            signature.signer_info,
+            self._tsas.context(at),
+            raw_digest=signature.compute_digest,
         )
-    return seal(
-        Verdict.VALID, Indication.TOTAL_PASSED, "seal valid", service, status, checked.certificates
-    )
+        signing_time = _trusted_time(timing.get("timestamp_validity"))
+        if at_claimed is not None and signing_time is not None and signing_time == claimed:
+            return signing_time, at_claimed
+        return signing_time, await self._validate_at(signature, signing_time or at)
 
+    async def _validate_at(
+        self, signature: EmbeddedPdfSignature, moment: datetime
+    ) -> PdfSignatureStatus:
+        """pyHanko's validation of the seal with the seal CAs and TSAs granted at `moment`."""
+        return await async_validate_pdf_signature(
+            signature,
+            self._seal_cas.context(moment),
+            ts_validation_context=self._tsas.context(moment),
+            key_usage_settings=SEAL_KEY_USAGE,
+        )
 
-@dataclass(frozen=True)
-class _Revocation:
-    """The revocation evidence a verification holds, and what the policy asks of it."""
+    def _anchoring_service(
+        self, status: PdfSignatureStatus, moment: datetime
+    ) -> TrustedService | None:
+        """The seal-CA service granted at `moment` whose certificate is the path's anchor."""
+        path = status.validation_path
+        if path is None:
+            return None
+        anchor = path.trust_anchor.authority.certificate if path.trust_anchor else None
+        if anchor is None:
+            return None
+        return self._seal_cas.service_holding(anchor.dump(), moment)
 
-    embedded: EmbeddedEvidence
-    crls: Mapping[IssuerKey, VerifiedCrl] | None
-    policy: ValidationPolicy
+    def _document_timestamp_problem(
+        self, data: bytes, stamp: EmbeddedPdfSignature, at: datetime, *, is_last: bool
+    ) -> str:
+        """A document timestamp (B-LTA) must be intact, from a trust-listed TSA, and followed
+        only by what may follow a signature in its place."""
+        name = stamp.field_name
+        problem = byte_range_problem(data, stamp)
+        if problem:
+            return f"{name}: {problem}"
+        try:
+            status = _run(async_validate_pdf_timestamp(stamp, self._tsas.context(at)))
+        except SIGNATURE_ERRORS as exc:
+            return f"{name}: document timestamp cannot be validated ({type(exc).__name__})"
+        if not (status.intact and status.valid):
+            return f"{name}: the document timestamp does not match the document"
+        if not status.trusted:
+            return f"{name}: the document timestamp is not from a TSA granted in the trust list"
+        if not _only_allowed_changes_after(status, is_last=is_last):
+            return f"{name}: the document was changed after its timestamp"
+        return ""
 
-    def check(
+    def _revocation(
         self,
         seal_certificate: x509.Certificate,
         service: TrustedService,
         signing_time: datetime | None,
         at: datetime,
+        embedded: EmbeddedEvidence,
     ) -> ChainRevocation:
         """The seal certificate under the listed region CA that issued it, and that CA
         under the national root (when the root certified it)."""
-        issuer = next(c for c in service.certificates if _issued(seal_certificate, c))
+        issuer = next(c for c in service.certificates if self._is_issuer(seal_certificate, c))
         chain = [(seal_certificate, issuer)]
-        root = self.embedded.national_root
-        if root is not None and issuer != root and _issued(issuer, root):
+        root = embedded.national_root
+        if root is not None and issuer != root and self._is_issuer(issuer, root):
             chain.append((issuer, root))
+        crls = self.crls
+
+        def bundle_answer(
+            certificate: x509.Certificate, issuer: x509.Certificate
+        ) -> CertificateStatus:
+            assert crls is not None
+            return self._bundle_answers.get(
+                (der(certificate), der(issuer), at),
+                lambda: certificate_status(crls, certificate, issuer, at, "bundle"),
+            )
+
         return check_chain(
             chain,
             proven_at=signing_time or at,
             timestamped=signing_time is not None,
-            embedded=self.embedded,
-            bundle_crls=self.crls,
+            embedded=embedded,
+            bundle_crls=crls,
             at=at,
+            bundle_answer=bundle_answer if crls is not None else None,
         )
+
+    def _is_issuer(self, certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+        return self._issued.get(
+            (der(certificate), der(issuer)), lambda: _issued(certificate, issuer)
+        )
+
+    def _embedded_evidence(self, reader: PdfFileReader, at: datetime) -> EmbeddedEvidence:
+        """The PDF's DSS: OCSP responses, CRLs (verified against the trust list),
+        certificates."""
+        national_root = self.trust_list.national_root
+        try:
+            dss = DocumentSecurityStore.read_dss(reader)
+        except NoDSSFoundError:
+            return EmbeddedEvidence(national_root=national_root)
+        ocsps = tuple(bytes(ref.get_object().data) for ref in dss.ocsps[:MAX_DSS_ITEMS])
+        crl_ders = tuple(bytes(ref.get_object().data) for ref in dss.crls[:MAX_DSS_ITEMS])
+        certificates = tuple(
+            x509.load_der_x509_certificate(c.dump()) for c in list(dss.load_certs())[:MAX_DSS_ITEMS]
+        )
+        crls = self._embedded_crls.get(
+            (crl_ders, at), lambda: verify_der_crls(crl_ders, self.trust_list, at, [])
+        )
+        return EmbeddedEvidence(
+            ocsp_responses=ocsps,
+            crls=crls,
+            certificates=certificates,
+            national_root=national_root,
+        )
+
+
+_T = TypeVar("_T")
+
+
+def _run(coroutine: Coroutine[object, object, _T]) -> _T:
+    return asyncio.run(coroutine)
 
 
 def _issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -372,92 +594,49 @@ def _issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _embedded_evidence(
-    reader: PdfFileReader, trust_list: TrustList, at: datetime
-) -> EmbeddedEvidence:
-    """The PDF's DSS: OCSP responses, CRLs (verified against the trust list), certificates."""
-    try:
-        dss = DocumentSecurityStore.read_dss(reader)
-    except NoDSSFoundError:
-        return EmbeddedEvidence(national_root=trust_list.national_root)
-    ocsps = tuple(bytes(ref.get_object().data) for ref in dss.ocsps[:MAX_DSS_ITEMS])
-    crl_ders = [bytes(ref.get_object().data) for ref in dss.crls[:MAX_DSS_ITEMS]]
-    certificates = tuple(
-        x509.load_der_x509_certificate(c.dump()) for c in list(dss.load_certs())[:MAX_DSS_ITEMS]
-    )
-    return EmbeddedEvidence(
-        ocsp_responses=ocsps,
-        crls=verify_der_crls(crl_ders, trust_list, at, []),
-        certificates=certificates,
-        national_root=trust_list.national_root,
-    )
-
-
-def _validation_context(
-    trust_list: TrustList, service_type: ServiceType, moment: datetime
-) -> ValidationContext:
-    """Anchors: only the certificates of services of `service_type` granted at `moment`."""
-    return ValidationContext(
-        trust_roots=[
-            _asn1(c)
-            for s in trust_list.services(service_type)
-            if s.granted_at(moment)
-            for c in s.certificates
-        ],
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        moment=moment,
-    )
-
-
-def _validate_seal(
-    signature: EmbeddedPdfSignature, trust_list: TrustList, moment: datetime
-) -> PdfSignatureStatus:
-    return validate_pdf_signature(
-        signature,
-        _validation_context(trust_list, ServiceType.SEAL_CA, moment),
-        ts_validation_context=_validation_context(trust_list, ServiceType.TSA, moment),
-        key_usage_settings=SEAL_KEY_USAGE,
-    )
-
-
-def _trusted_timestamp(status: PdfSignatureStatus) -> datetime | None:
-    """The time a valid signature timestamp from a trust-listed TSA proves, if any."""
-    stamp = status.timestamp_validity
+def _trusted_time(stamp: TimestampSignatureStatus | None) -> datetime | None:
     if stamp is None or not (stamp.intact and stamp.valid and stamp.trusted):
         return None
     return stamp.timestamp
 
 
+def _claimed_signature_time(signature: EmbeddedPdfSignature) -> datetime | None:
+    """The time the seal's signature timestamp claims, unverified; None unless it carries
+    exactly one."""
+    try:
+        tokens = list(extract_tst_data_iter(signature.signer_info, signed=False))
+        if len(tokens) != 1:
+            return None
+        content = tokens[0]["encap_content_info"]["content"]
+        info = content.parsed if isinstance(content, asn1_core.ParsableOctetString) else None
+        if not isinstance(info, tsp.TSTInfo):
+            return None
+        claimed = info["gen_time"].native
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return claimed if isinstance(claimed, datetime) else None
+
+
+def _within_validity(path: ValidationPath | None, at: datetime) -> bool:
+    """Every certificate of `path` after its anchor is valid at `at`, as pyHanko checks it."""
+    if path is None:
+        return False
+    for index in range(1, path.pkix_len + 1):
+        validity = path[index]["tbs_certificate"]["validity"]
+        if at + TIME_TOLERANCE < validity["not_before"].native:
+            return False
+        if at - TIME_TOLERANCE > validity["not_after"].native:
+            return False
+    return True
+
+
+def _trusted_timestamp(status: PdfSignatureStatus) -> datetime | None:
+    """The time a valid signature timestamp from a trust-listed TSA proves, if any."""
+    return _trusted_time(status.timestamp_validity)
+
+
 def _signing_time(status: PdfSignatureStatus) -> datetime | None:
     return _trusted_timestamp(status) or status.signer_reported_dt
-
-
-def _document_timestamp_problem(
-    data: bytes,
-    stamp: EmbeddedPdfSignature,
-    trust_list: TrustList,
-    at: datetime,
-    *,
-    is_last: bool,
-) -> str:
-    """A document timestamp (B-LTA) must be intact, from a trust-listed TSA, and followed
-    only by what may follow a signature in its place."""
-    name = stamp.field_name
-    problem = _byte_range_problem(data, stamp)
-    if problem:
-        return f"{name}: {problem}"
-    try:
-        status = validate_pdf_timestamp(stamp, _validation_context(trust_list, ServiceType.TSA, at))
-    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
-        return f"{name}: document timestamp cannot be validated ({type(exc).__name__})"
-    if not (status.intact and status.valid):
-        return f"{name}: the document timestamp does not match the document"
-    if not status.trusted:
-        return f"{name}: the document timestamp is not from a TSA granted in the trust list"
-    if not _only_allowed_changes_after(status, is_last=is_last):
-        return f"{name}: the document was changed after its timestamp"
-    return ""
 
 
 def _only_allowed_changes_after(
@@ -474,82 +653,3 @@ def _only_allowed_changes_after(
         and level is not None
         and level <= allowed
     )
-
-
-def _tail_problem(data: bytes) -> str:
-    """The file must end where its last revision ends: after the last startxref's xref
-    section comes exactly one startxref and one %%EOF. pyHanko ignores anything else there,
-    which no signature covers and no diff analysis sees."""
-    unaccounted = "bytes at the end of the file belong to no revision: nothing signs them"
-    if not data.rstrip(b"\r\n").endswith(b"%%EOF"):
-        return unaccounted
-    keyword = data.rfind(b"startxref")
-    try:
-        xref_offset = int(data[keyword:].split()[1])
-    except (IndexError, ValueError):
-        return unaccounted
-    if keyword < 0 or not 0 < xref_offset < keyword:
-        return unaccounted
-    last_revision = data[xref_offset:]
-    if last_revision.count(b"startxref") != 1 or last_revision.count(b"%%EOF") != 1:
-        return unaccounted
-    return ""
-
-
-def _byte_range_problem(data: bytes, signature: EmbeddedPdfSignature) -> str:
-    """The signed ranges must be [0, a) and [b, b+c), the gap exactly `<hex of /Contents>`."""
-    try:
-        byte_range = [int(v) for v in signature.sig_object["/ByteRange"]]
-        contents = bytes(signature.sig_object["/Contents"])
-    except (KeyError, TypeError, ValueError):
-        return "signature has no usable /ByteRange or /Contents"
-    if len(byte_range) != 4:
-        return "/ByteRange does not hold exactly two ranges"
-    start, first_len, second_start, second_len = byte_range
-    end = second_start + second_len
-    if start != 0 or first_len <= 0 or second_start <= first_len or second_len < 0:
-        return "/ByteRange is malformed"
-    if end > len(data):
-        return "/ByteRange reaches beyond the end of the file"
-    # A signature signs whole revisions: its range ends at a revision's %%EOF, which is the
-    # end of the file unless later revisions (co-seals, DSS, timestamps) follow.
-    if not data[:end].rstrip(b"\r\n").endswith(b"%%EOF") or (
-        end < len(data) and data[end : end + 1] in (b"\r", b"\n")
-    ):
-        return "/ByteRange does not end at the end of the file or of a revision"
-    gap = data[first_len:second_start]
-    if gap[:1] != b"<" or gap[-1:] != b">":
-        return "the bytes left unsigned are not the signature's hex string"
-    try:
-        gap_value = bytes.fromhex(gap[1:-1].decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        return "the bytes left unsigned are not the signature's hex string"
-    if gap_value != contents:
-        return "the bytes left unsigned are not exactly this signature's contents"
-    try:
-        _, _, _, header, body, trailer = asn1_parser.parse(contents)
-    except ValueError:
-        return "/Contents does not start with a DER-encoded signature"
-    if contents[len(header) + len(body) + len(trailer) :].strip(b"\x00"):
-        return "/Contents holds unsigned data after the signature (only zero padding is allowed)"
-    return ""
-
-
-def _anchoring_service(
-    status: PdfSignatureStatus, services: list[TrustedService]
-) -> TrustedService | None:
-    path = status.validation_path
-    if path is None:
-        return None
-    anchor = path.trust_anchor.authority.certificate if path.trust_anchor else None
-    if anchor is None:
-        return None
-    fingerprint = sha256_fingerprint(x509.load_der_x509_certificate(anchor.dump()))
-    return next(
-        (s for s in services if any(sha256_fingerprint(c) == fingerprint for c in s.certificates)),
-        None,
-    )
-
-
-def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))

@@ -8,12 +8,13 @@ without one the validation time. A certificate revoked at or before that time ma
 seal INVALID; one revoked later does not, when a timestamp proves the seal came first.
 With no usable answer the seal's status is unknown and the verdict INDETERMINATE.
 
-Public API: EmbeddedEvidence, CertificateRevocation, ChainRevocation, check_chain.
+Public API: EmbeddedEvidence, CertificateRevocation, ChainRevocation, BundleAnswer,
+check_chain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +41,11 @@ OCSP_LEEWAY = timedelta(hours=1)
 MAX_OCSP_RESPONSES = 64
 EMBEDDED = "PDF's own validation data (DSS)"
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+# The bundle CRLs' word on (certificate, issuer) at the validation time: what
+# `certificate_status(bundle_crls, certificate, issuer, at, "bundle")` answers, perhaps
+# remembered from an earlier file by a caller that verifies many (verifier.pdf.PdfVerifier).
+BundleAnswer = Callable[[x509.Certificate, x509.Certificate], CertificateStatus]
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,19 @@ def check_chain(
     embedded: EmbeddedEvidence,
     bundle_crls: Mapping[IssuerKey, VerifiedCrl] | None,
     at: datetime,
+    bundle_answer: BundleAnswer | None = None,
 ) -> ChainRevocation:
-    """Each (certificate, issuer) of the seal's chain, leaf first, against every source."""
+    """Each (certificate, issuer) of the seal's chain, leaf first, against every source.
+    With `bundle_crls`, `bundle_answer` (when given) stands in for asking them directly."""
+    ask_bundle: BundleAnswer | None = None
+    if bundle_crls is not None:
+        crls = bundle_crls
+        ask_bundle = bundle_answer or (
+            lambda certificate, issuer: certificate_status(crls, certificate, issuer, at, "bundle")
+        )
     results = []
     for certificate, issuer in chain:
-        answers = _answers(certificate, issuer, embedded, bundle_crls, proven_at, at)
+        answers = _answers(certificate, issuer, embedded, ask_bundle, proven_at, at)
         results.append(_decide(certificate, answers))
     for result in results:
         if result.status is not RevocationStatus.REVOKED:
@@ -144,7 +158,7 @@ def _answers(
     certificate: x509.Certificate,
     issuer: x509.Certificate,
     embedded: EmbeddedEvidence,
-    bundle_crls: Mapping[IssuerKey, VerifiedCrl] | None,
+    bundle_answer: BundleAnswer | None,
     proven_at: datetime,
     at: datetime,
 ) -> list[CertificateStatus]:
@@ -155,8 +169,8 @@ def _answers(
     ]
     if embedded.crls:
         answers.append(certificate_status(embedded.crls, certificate, issuer, at, EMBEDDED))
-    if bundle_crls is not None:
-        answers.append(certificate_status(bundle_crls, certificate, issuer, at, "bundle"))
+    if bundle_answer is not None:
+        answers.append(bundle_answer(certificate, issuer))
     return answers
 
 
