@@ -69,6 +69,7 @@ from verifier.revocation import (
     EmbeddedEvidence,
     check_chain,
 )
+from verifier.timeutil import format_time
 from verifier.trust_list import ServiceType, TrustedService, TrustList
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
@@ -137,6 +138,13 @@ class SealReport:
     indication: Indication
     reason: str
     revocation: tuple[CertificateRevocation, ...] = ()
+    # The certification path pyHanko built (common names), from the trust anchor (the
+    # trust-listed seal CA) down to the seal.
+    chain: tuple[str, ...] = ()
+    # The seal CA's entry in the trust list at the proven signing time.
+    trust_list_status: str | None = None
+    # pyHanko's analysis of the revisions after this seal.
+    changes_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,9 @@ class PdfReport:
                     "indication": str(s.indication),
                     "reason": s.reason,
                     "revocation": [r.to_json() for r in s.revocation],
+                    "chain": list(s.chain),
+                    "trust_list_status": s.trust_list_status,
+                    "changes_after": s.changes_after,
                 }
                 for s in self.seals
             ],
@@ -353,6 +364,9 @@ class PdfVerifier:
                 indication=indication,
                 reason=reason,
                 revocation=revoked,
+                chain=_chain(status),
+                trust_list_status=_service_status(service, status, at),
+                changes_after=_changes_after(status),
             )
 
         range_problem = byte_range_problem(data, signature)
@@ -584,6 +598,41 @@ _T = TypeVar("_T")
 
 def _run(coroutine: Coroutine[object, object, _T]) -> _T:
     return asyncio.run(coroutine)
+
+
+def _chain(status: PdfSignatureStatus | None) -> tuple[str, ...]:
+    path = status.validation_path if status is not None else None
+    if path is None:
+        return ()
+    names = (c.subject.native for c in path.iter_certs(include_root=True))
+    return tuple(str(n.get("common_name") or n) for n in names)
+
+
+def _service_status(
+    service: TrustedService | None, status: PdfSignatureStatus | None, at: datetime
+) -> str | None:
+    if service is None:
+        return None
+    moment = (_trusted_timestamp(status) if status is not None else None) or at
+    changes = [c for c in service.history if c.since <= moment]
+    if not changes:
+        return f"{service.service_type} of region {service.region_code}: not yet listed"
+    last = changes[-1]
+    return (
+        f"{service.service_type} of region {service.region_code}: {last.status} since "
+        f"{format_time(last.since)} (as of {format_time(moment)})"
+    )
+
+
+def _changes_after(status: PdfSignatureStatus | None) -> str | None:
+    if status is None:
+        return None
+    level = status.modification_level
+    kind = "none" if level is None else level.name.lower().replace("_", " ")
+    if status.docmdp_ok is None:
+        return kind
+    allowed = "within" if status.docmdp_ok else "beyond"
+    return f"{kind} ({allowed} what the certification allows)"
 
 
 def _issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:

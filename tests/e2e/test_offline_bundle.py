@@ -209,3 +209,21 @@ def test_a_photo_of_the_qr_code_a_folder_and_a_printable_report(
     text = page.read_text(encoding="utf-8")
     assert text.count("<section>") == 3 and "<script" not in text
     assert html.escape("浙江省市场监督管理局") in text
+
+
+def test_the_report_names_chain_trust_list_status_and_later_changes(
+    federation: Federation, tmp_path: Path
+) -> None:
+    _, pdf = federation.issue(region="440000")  # B-LTA: a document timestamp follows
+    (tmp_path / "licence.pdf").write_bytes(pdf)
+    bundle = tmp_path / "bundle.json"
+    assert run_cli(federation, "bundle", "export", "--out", str(bundle)).returncode == 0
+    code, report, _ = agency_verify(
+        federation, tmp_path / "agency", str(tmp_path / "licence.pdf"), "--bundle", str(bundle)
+    )
+    assert code == 0, report
+    (seal,) = report["seals"]  # type: ignore[misc]
+    assert seal["chain"][-1] == "广东省市场监督管理局电子印章"
+    assert seal["trust_list_status"].startswith("seal-ca of region 440000: granted since")
+    assert seal["changes_after"] == "lta updates (within what the certification allows)"
+    assert [r["status"] for r in seal["revocation"]] == ["good", "good"]
