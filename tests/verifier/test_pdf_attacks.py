@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
@@ -25,6 +26,7 @@ from ca.profiles import (
     subject_name,
 )
 from ca.profiles import build_certificate as build
+from ca.revocation import revoke_certificate
 from seal_service.sealing import PdfSealer, SealMaterial
 from tests.conftest import Federation
 from tests.verifier.pdf_support import (
@@ -364,6 +366,18 @@ def test_a_genuine_region_key_for_another_service_cannot_seal(
         certificate = row.certificate
         key = runtime.key_stores.private_key(KeyRef.parse(row.key_ref))
     material = SealMaterial(certificate, key, (dev.certs["330000"],), dev.stamp, "x")
-    forged = seal(dev, PdfSealer(material), dev.unsealed)
+    try:
+        forged = seal(dev, PdfSealer(material), dev.unsealed)
+    finally:
+        if profile_name in {"log-signer", "non-repudiation-without-eku"}:
+            # The shared federation must not sign its log with this unlisted key later:
+            # the server signs with its newest unrevoked log-signer certificate.
+            with runtime.database.transaction() as session:
+                revoke_certificate(
+                    session,
+                    "330000",
+                    format(certificate.serial_number, "x"),
+                    x509.ReasonFlags.cessation_of_operation,
+                )
     report = verify(dev, forged)
     assert report.verdict is Verdict.INVALID, report
