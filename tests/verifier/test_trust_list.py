@@ -160,6 +160,8 @@ def _root_issued_signer(hub: Hub, eku: tuple[x509.ObjectIdentifier, ...]) -> str
         hub.signer.subject,
         key.public_key(),
         issuer=Issuer(hub.root, hub.root_key, NATIONAL_ROOT),
+        # Valid when the module's list was issued, however long ago the fixture made it.
+        not_before=hub.trust_list.issued_at - timedelta(minutes=1),
     )
     return jws(encode_payload(hub.trust_list), key, [cert, hub.root])
 
