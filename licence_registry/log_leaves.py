@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
+from verifier import strict_json
 from verifier.errors import InputError
 from verifier.identifiers import (
     MAX_LICENCE_ID_LENGTH,
@@ -73,7 +74,7 @@ def canonical_json(document: Mapping[str, object]) -> bytes:
 def parse_leaf(data: bytes) -> dict[str, object]:
     """Read stored leaf bytes back, refusing anything but the canonical spelling."""
     try:
-        document = json.loads(bytes(data).decode("utf-8"), object_pairs_hook=_no_duplicates)
+        document = strict_json.loads(bytes(data).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise LeafError(f"log leaf is not JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -150,12 +151,3 @@ def published_leaf(
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    document: dict[str, object] = {}
-    for key, value in pairs:
-        if key in document:
-            raise ValueError(f"duplicate key {key!r}")
-        document[key] = value
-    return document

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from verifier import strict_json
 from verifier.errors import InputError
 from verifier.identifiers import parse_licence_identifier
 from verifier.status_list import StatusList, pack_sparse, status_value
@@ -75,7 +76,7 @@ class PublishedVersion:
 def parse_leaf(entry: int, text: str) -> LicenceEvent | PublishedVersion:
     """Read log entry `entry`; LeafProblem says what is wrong with it."""
     try:
-        document = json.loads(text, object_pairs_hook=_no_duplicates)
+        document = strict_json.loads(text)
     except ValueError as exc:
         raise LeafProblem(f"entry {entry} is not a JSON leaf: {exc}") from None
     if not isinstance(document, dict):
@@ -226,12 +227,3 @@ def _keys(document: dict[str, object], expected: frozenset[str]) -> None:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    document: dict[str, object] = {}
-    for key, value in pairs:
-        if key in document:
-            raise ValueError(f"duplicate key {key!r}")
-        document[key] = value
-    return document

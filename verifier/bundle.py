@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 
 from cryptography import x509
 
+from verifier import strict_json
 from verifier.certs import normalise_fingerprint
 from verifier.checkpoint import Checkpoint, verify_checkpoint
 from verifier.crl import CertificateStatus, IssuerKey, VerifiedCrl, certificate_status, verify_crls
@@ -245,9 +246,11 @@ def _parse(data: bytes) -> tuple[datetime, str, list[str], dict[str, RegionMater
     except UnicodeDecodeError:
         raise BundleError("the bundle is not UTF-8 text") from None
     try:
-        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_constant)
+        document = strict_json.loads(text, parse_constant=_constant)
     except BundleError:
         raise
+    except strict_json.DuplicateMember as exc:
+        raise BundleError(f"the bundle has a {exc}") from None
     except json.JSONDecodeError as exc:
         raise BundleError(
             f"the bundle is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -291,16 +294,6 @@ def _parse(data: bytes) -> tuple[datetime, str, list[str], dict[str, RegionMater
                 raise BundleError(f"{where} {name} is neither a non-empty string nor null")
         regions[code] = RegionMaterial(raw["status_list"], raw["checkpoint"])
     return exported_at, token, crls, regions
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two parsers may keep different copies of a repeated name: refuse rather than choose.
-    seen: set[str] = set()
-    for name, _ in pairs:
-        if name in seen:
-            raise BundleError(f"the bundle repeats the member name {_show(name)}")
-        seen.add(name)
-    return dict(pairs)
 
 
 def _constant(name: str) -> NoReturn:

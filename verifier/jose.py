@@ -22,6 +22,7 @@ from joserfc import jws
 from joserfc.errors import ExceededSizeError, JoseError
 from joserfc.jwk import ECKey
 
+from verifier import strict_json
 from verifier.errors import InputError
 
 ALGORITHMS = ("ES256",)
@@ -145,14 +146,10 @@ def decode_claims(payload: bytes) -> dict[str, Any]:
     """A JWT claims set: one JSON object. Duplicate names are refused (RFC 7519 section 4
     lets a parser keep either value, so two parsers could read different claims)."""
 
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        names = [name for name, _ in pairs]
-        if len(set(names)) != len(names):
-            raise InputError("JWT claims repeat a member name")
-        return dict(pairs)
-
     try:
-        claims = json.loads(payload, object_pairs_hook=no_duplicates)
+        claims = strict_json.loads(payload)
+    except strict_json.DuplicateMember:
+        raise InputError("JWT claims repeat a member name") from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InputError("JWT claims are not JSON") from None
     if not isinstance(claims, dict):

@@ -119,17 +119,18 @@ class Judge:
             return verdict, reason
         if status is None:
             return Verdict.INDETERMINATE, NO_STATUS
-        if status.verdict is Verdict.VALID and self.max_age is not None:
+        if status.verdict is Verdict.VALID:
             too_old = self._too_old(status)
             if too_old:
                 return Verdict.INDETERMINATE, too_old
         return status.verdict, status.reason
 
     def _too_old(self, status: LicenceStatusReport) -> str | None:
-        assert self.max_age is not None and self.bundle is not None
+        if self.max_age is None:
+            return None
         signed = {
             "status list": status.status_list_issued_at,
-            "trust list": self.bundle.trust_list.issued_at,
+            "trust list": self.trust_list.issued_at,
         }
         for what, issued in signed.items():
             if issued is not None and self.at - issued > self.max_age:

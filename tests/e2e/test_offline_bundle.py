@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,35 @@ def test_the_report_names_chain_trust_list_status_and_later_changes(
     assert seal["trust_list_status"].startswith("seal-ca of region 440000: granted since")
     assert seal["changes_after"] == "lta updates (within what the certification allows)"
     assert [r["status"] for r in seal["revocation"]] == ["good", "good"]
+
+
+def test_a_bundle_older_than_allowed_is_never_valid(
+    federation: Federation, tmp_path: Path
+) -> None:
+    _, pdf = federation.issue(region="330000", level=PadesLevel.B_T)
+    (tmp_path / "licence.pdf").write_bytes(pdf)
+    bundle = tmp_path / "bundle.json"
+    assert run_cli(federation, "bundle", "export", "--out", str(bundle)).returncode == 0
+    licence = str(tmp_path / "licence.pdf")
+    code, report, _ = agency_verify(
+        federation, tmp_path / "a", licence, "--bundle", str(bundle), "--max-bundle-age", "30d"
+    )
+    assert code == 0, report
+    time.sleep(1.1)
+    code, report, _ = agency_verify(
+        federation, tmp_path / "b", licence, "--bundle", str(bundle), "--max-bundle-age", "1s"
+    )
+    assert code == 3 and "--max-bundle-age" in str(report["reason"]), report
+    result = run_govtrust(
+        tmp_path,
+        {"GOVTRUST_HOME": str(tmp_path / "c")},
+        "verify",
+        licence,
+        "--bundle",
+        str(bundle),
+        "--root-fingerprint",
+        federation.root_fingerprint,
+        "--max-bundle-age",
+        "soon",
+    )
+    assert_one_line_error(result, "--max-bundle-age")
