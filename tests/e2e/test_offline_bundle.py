@@ -230,9 +230,7 @@ def test_the_report_names_chain_trust_list_status_and_later_changes(
     assert [r["status"] for r in seal["revocation"]] == ["good", "good"]
 
 
-def test_a_bundle_older_than_allowed_is_never_valid(
-    federation: Federation, tmp_path: Path
-) -> None:
+def test_a_bundle_older_than_allowed_is_never_valid(federation: Federation, tmp_path: Path) -> None:
     _, pdf = federation.issue(region="330000", level=PadesLevel.B_T)
     (tmp_path / "licence.pdf").write_bytes(pdf)
     bundle = tmp_path / "bundle.json"
