@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ca.errors import CaError, UnknownAuthority
 from ca.keys import KeyRef, KeyStore, KeyStores
 from ca.lint import lint_certificate
-from ca.models import Authority, IssuedCertificate
+from ca.models import Authority, IssuedCertificate, TrustService
 from ca.profiles import PROFILES, CertificateProfile, Issuer, IssuerUrls, build_certificate
 from verifier.timeutil import utc_now
 
@@ -138,20 +138,34 @@ def add_authority(
 
 
 def current_signer_certificate(
-    session: Session, issuer_code: str, profile: CertificateProfile, at: datetime
+    session: Session,
+    issuer_code: str,
+    profile: CertificateProfile,
+    at: datetime,
+    *,
+    listed_as: str | None = None,
 ) -> IssuedCertificate | None:
     """The newest unrevoked certificate of `profile` from `issuer_code`, valid at `at`, whose
-    key this server holds: the one a service (OCSP, TSA, …) signs with."""
-    return session.scalars(
-        select(IssuedCertificate)
-        .where(
-            IssuedCertificate.issuer_code == issuer_code,
-            IssuedCertificate.profile == profile.name,
-            IssuedCertificate.revoked_at.is_(None),
-            IssuedCertificate.key_ref.is_not(None),
-            IssuedCertificate.not_before <= at,
-            IssuedCertificate.not_after > at,
+    key this server holds: the one a service (OCSP, TSA, …) signs with. With `listed_as`,
+    only one the region lists under that trust-list service type: verifiers trust nothing
+    else, so a newer certificate not yet listed (a rollover in progress) must not sign."""
+    query = select(IssuedCertificate).where(
+        IssuedCertificate.issuer_code == issuer_code,
+        IssuedCertificate.profile == profile.name,
+        IssuedCertificate.revoked_at.is_(None),
+        IssuedCertificate.key_ref.is_not(None),
+        IssuedCertificate.not_before <= at,
+        IssuedCertificate.not_after > at,
+    )
+    if listed_as is not None:
+        query = query.where(
+            IssuedCertificate.certificate_der.in_(
+                select(TrustService.certificate_der).where(
+                    TrustService.region_code == issuer_code,
+                    TrustService.service_type == listed_as,
+                )
+            )
         )
-        .order_by(IssuedCertificate.not_before.desc(), IssuedCertificate.id.desc())
-        .limit(1)
+    return session.scalars(
+        query.order_by(IssuedCertificate.not_before.desc(), IssuedCertificate.id.desc()).limit(1)
     ).first()

@@ -48,6 +48,7 @@ from verifier.checkpoint import (
 from verifier.errors import NotFoundError
 from verifier.merkle import ProofError, verify_consistency
 from verifier.timeutil import format_time, utc_now
+from verifier.trust_list import ServiceType
 
 Transaction = Callable[[], AbstractContextManager[Session]]
 DEFAULT_CHECKPOINT_INTERVAL = timedelta(seconds=2)
@@ -86,9 +87,12 @@ class LogCheckpoint:
 def load_log_signer(
     transaction: Transaction, key_stores: KeyStores | KeyStore, region: str
 ) -> LogSigner:
-    """The log signer of `region`: its newest unrevoked log-signer certificate and its key."""
+    """The log signer of `region`: its newest unrevoked log-signer certificate that the
+    region lists as its `log` service, and its key."""
     with transaction() as session:
-        row = current_signer_certificate(session, region, LOG_SIGNER, utc_now())
+        row = current_signer_certificate(
+            session, region, LOG_SIGNER, utc_now(), listed_as=ServiceType.LOG
+        )
         if row is None or row.key_ref is None:
             raise UnknownLog(f"no transparency-log signer for region {region!r}")
         certificate = row.certificate

@@ -33,6 +33,7 @@ from verifier.status_list import (
     sign_status_list,
 )
 from verifier.timeutil import utc_now
+from verifier.trust_list import ServiceType
 
 # 2^20 entries (256 KiB packed, a few hundred bytes compressed while mostly valid), far
 # above the draft's 131,072 minimum.
@@ -64,7 +65,9 @@ class StatusSigner:
 def load_status_signer(
     session: Session, key_stores: KeyStores | KeyStore, region: str
 ) -> StatusSigner:
-    row = current_signer_certificate(session, region, STATUS_ISSUER, utc_now())
+    row = current_signer_certificate(
+        session, region, STATUS_ISSUER, utc_now(), listed_as=ServiceType.STATUS_ISSUER
+    )
     if row is None or row.key_ref is None:
         raise UnknownStatusIssuer(f"region {region} has no status-list issuer on this server")
     key = KeyStores.of(key_stores).private_key(KeyRef.parse(row.key_ref))

@@ -11,9 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from ca.authority import issue_with_new_key
+from ca.profiles import LOG_SIGNER, subject_name
+from ca.revocation import revoke_certificate
 from licence_registry import log_checkpoints, log_store
 from licence_registry.log_models import LogCheckpointRow
 from licence_registry.transparency import (
@@ -481,3 +485,34 @@ def test_audit_names_a_tampered_checkpoint_signature(federation: Federation) -> 
     problems = audit(federation, region, signer)
     assert len(problems) == 1
     assert problems[0][0] == ProblemKind.CHECKPOINT_SIGNATURE and problems[0][3] == 20
+
+
+def test_a_log_signer_certificate_the_trust_list_does_not_list_never_signs(
+    federation: Federation,
+) -> None:
+    """A newer log-signer certificate (a rollover not yet listed) must not take over:
+    checkpoints it signed would verify for nobody."""
+    runtime = federation.runtime
+    listed = zj_signer(federation).certificate
+    with runtime.database.transaction() as session:
+        row = issue_with_new_key(
+            session,
+            runtime.key_store,
+            "330000/log-signer-unlisted",
+            ZJ,
+            runtime.issuer(ZJ),
+            LOG_SIGNER,
+            subject_name("日志签名 未列入", organization="浙江省", province="浙江省"),
+        )
+        newer = row.certificate
+    try:
+        assert newer != listed
+        assert zj_signer(federation).certificate == listed
+    finally:
+        with runtime.database.transaction() as session:
+            revoke_certificate(
+                session,
+                ZJ,
+                format(newer.serial_number, "x"),
+                x509.ReasonFlags.cessation_of_operation,
+            )
