@@ -19,6 +19,7 @@ from verifier.credential import MAX_CREDENTIAL_CHARS, CredentialError, verify_cr
 from verifier.errors import InputError
 from verifier.licence_status import LicenceStatusReport, StatusIndication, check_licence_status
 from verifier.pdf import PARSE_ERRORS, PdfReport
+from verifier.pdf_structure import UnusableSignature, byte_range_start
 from verifier.report import Verdict
 
 CREDENTIAL_ATTACHMENT = "licence-credential.jwt"
@@ -31,17 +32,14 @@ def embedded_credential(data: bytes) -> str | None:
     Raises InputError when the PDF or the attachment cannot be read."""
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        signatures = sorted(
-            reader.embedded_regular_signatures,
-            key=lambda s: int(s.sig_object["/ByteRange"][2]),
-        )
+        signatures = sorted(reader.embedded_regular_signatures, key=byte_range_start)
         if not signatures:
             return None
         root = reader.get_historical_root(signatures[0].signed_revision)
         return _attachment(root, CREDENTIAL_ATTACHMENT)
     except InputError:
         raise
-    except PARSE_ERRORS as exc:
+    except (*PARSE_ERRORS, UnusableSignature) as exc:
         raise InputError(
             f"the licence's credential cannot be read ({type(exc).__name__})"
         ) from None

@@ -18,22 +18,16 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import zlib
 from collections.abc import Coroutine, Mapping
 from datetime import datetime
 from typing import TypeVar
 
-from asn1crypto import core as asn1_core
-from asn1crypto import tsp
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import NameOID
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.generic_cms import collect_timing_info, extract_tst_data_iter
+from pyhanko.sign.validation.generic_cms import collect_timing_info
 from pyhanko.sign.validation.pdf_embedded import (
     EmbeddedPdfSignature,
     async_validate_pdf_signature,
@@ -41,60 +35,52 @@ from pyhanko.sign.validation.pdf_embedded import (
 )
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import (
-    DocumentTimestampStatus,
     PdfSignatureStatus,
-    SignatureCoverageLevel,
-    TimestampSignatureStatus,
 )
-from pyhanko_certvalidator.path import ValidationPath
 
 from verifier import pdf_speedups  # noqa: F401  (installs the faster pyHanko readers)
 from verifier.certs import subject_attribute
 from verifier.crl import (
-    CertificateStatus,
     IssuerKey,
     VerifiedCrl,
-    certificate_status,
-    verify_der_crls,
 )
 from verifier.errors import InputError
 from verifier.pdf_fields import filled_signature_fields
 from verifier.pdf_report import STRICT, PdfReport, SealReport, ValidationPolicy
-from verifier.pdf_structure import byte_range_problem, byte_range_start, tail_problem
-from verifier.pdf_trust import TIME_TOLERANCE, Anchors, Certificates, Memo, der
+from verifier.pdf_revocation import RevocationSources
+from verifier.pdf_status import (
+    chain,
+    changes_after,
+    claimed_signature_time,
+    only_allowed_changes_after,
+    service_status,
+    trusted_time,
+    within_validity,
+)
+from verifier.pdf_structure import (
+    PARSE_ERRORS,
+    UnusableSignature,
+    byte_range_problem,
+    byte_range_start,
+    check_signatures_readable,
+    tail_problem,
+)
+from verifier.pdf_trust import Anchors, Certificates
 from verifier.report import Indication, Verdict
 from verifier.revocation import (
     CertificateRevocation,
     ChainRevocation,
     EmbeddedEvidence,
-    check_chain,
 )
-from verifier.timeutil import format_time
 from verifier.trust_list import ServiceType, TrustedService, TrustList
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
-# What malformed PDF bytes raise from pyHanko's parser (decimal's InvalidOperation is an
-# ArithmeticError, a broken Flate stream a zlib.error, a missing catalog an AssertionError):
-# all mean "unusable input", never a crash.
-PARSE_ERRORS: tuple[type[BaseException], ...] = (
-    PdfError,
-    ValueError,
-    KeyError,
-    TypeError,
-    IndexError,
-    AttributeError,
-    ArithmeticError,
-    AssertionError,
-    zlib.error,
-    RecursionError,
-)
 # ...and what a malformed CMS signature raises while it is validated: that seal is INVALID.
 SIGNATURE_ERRORS: tuple[type[BaseException], ...] = (
     *PARSE_ERRORS,
     SignatureValidationError,
     UnsupportedAlgorithm,
 )
-MAX_DSS_ITEMS = 256
 # What a seal certificate must say it is for: a certificate issued for another service (TSA,
 # OCSP, identity tokens, status lists) under the same region CA cannot seal a licence.
 DOCUMENT_SIGNING_EKU = "1.3.6.1.5.5.7.3.36"
@@ -151,12 +137,8 @@ class PdfVerifier:
     - which signatures verified (keyed by signature, signed bytes, key and algorithm):
       each certificate's signature under its issuer is checked once;
     - which listed service holds an anchor certificate (by its DER);
-    - whether certificate A's signature was made by certificate B's key (keyed by both
-      DERs: a look-alike certificate with the same names is another key);
-    - the bundle CRLs' answer for a (certificate, issuer) at a validation time (keyed by
-      both DERs and that time);
-    - the verified form of the CRLs a PDF embeds (keyed by their exact DER and the
-      validation time).
+    - what `RevocationSources` keeps: whether certificate A was issued by B's key, the
+      bundle CRLs' answers, the verified form of the CRLs a PDF embeds.
 
     Nothing that depends on a file's bytes or its proven signing time is kept unless the
     key holds them; each memo is bounded. A seal is validated by pyHanko once, at the
@@ -177,11 +159,7 @@ class PdfVerifier:
         certificates = Certificates()
         self._seal_cas = Anchors(tuple(trust_list.services(ServiceType.SEAL_CA)), certificates)
         self._tsas = Anchors(tuple(trust_list.services(ServiceType.TSA)), certificates)
-        self._issued: Memo[tuple[bytes, bytes], bool] = Memo()
-        self._bundle_answers: Memo[tuple[bytes, bytes, datetime], CertificateStatus] = Memo()
-        self._embedded_crls: Memo[
-            tuple[tuple[bytes, ...], datetime], Mapping[IssuerKey, VerifiedCrl]
-        ] = Memo(limit=32)
+        self._revocation = RevocationSources(trust_list, crls)
 
     def verify(self, data: bytes, *, at: datetime) -> PdfReport:
         """Judge one licence PDF at validation time `at`. Raises InputError when `data` is
@@ -191,18 +169,6 @@ class PdfVerifier:
         if not data.startswith(b"%PDF-"):
             raise InputError("input is not a PDF (no %PDF- header)")
         trust_list = self.trust_list
-        try:
-            reader = PdfFileReader(io.BytesIO(data), strict=False)
-            signatures = list(reader.embedded_regular_signatures)
-            document_timestamps = list(reader.embedded_timestamp_signatures)
-            embedded = self._embedded_evidence(reader, at)
-            everything = sorted([*signatures, *document_timestamps], key=byte_range_start)
-            judged = {s.sig_field.raw_get("/V").reference for s in everything}
-            unjudged = [f for f in filled_signature_fields(reader.root) if f.value not in judged]
-        except InputError:
-            raise
-        except PARSE_ERRORS as exc:
-            raise InputError(f"PDF cannot be parsed ({type(exc).__name__})") from None
 
         def report(
             verdict: Verdict,
@@ -213,6 +179,25 @@ class PdfVerifier:
             return PdfReport(
                 verdict, indication, reason, seals, trust_list.sequence, trust_list.issued_at, at
             )
+
+        try:
+            reader = PdfFileReader(io.BytesIO(data), strict=False)
+            try:
+                signatures = list(reader.embedded_regular_signatures)
+            except PARSE_ERRORS:
+                check_signatures_readable(reader)  # names the seal at fault, if one is
+                raise
+            document_timestamps = list(reader.embedded_timestamp_signatures)
+            embedded = self._revocation.embedded(reader, at)
+            everything = sorted([*signatures, *document_timestamps], key=byte_range_start)
+            judged = {s.sig_field.raw_get("/V").reference for s in everything}
+            unjudged = [f for f in filled_signature_fields(reader.root) if f.value not in judged]
+        except UnusableSignature as exc:
+            return report(Verdict.INVALID, Indication.FORMAT_FAILURE, str(exc))
+        except InputError:
+            raise
+        except PARSE_ERRORS as exc:
+            raise InputError(f"PDF cannot be parsed ({type(exc).__name__})") from None
 
         if not signatures:
             return report(Verdict.INVALID, Indication.NO_SIGNATURE, "the document carries no seal")
@@ -271,6 +256,9 @@ class PdfVerifier:
             signer = x509.load_der_x509_certificate(cert.dump()) if cert is not None else None
         except SIGNATURE_ERRORS:
             signer = None  # judged below as a seal that names no signer
+        # What a trusted signature timestamp proves, and its TSA's revocation status.
+        signing_time: datetime | None = None
+        tsa = ChainRevocation((), None, final=False)
 
         def seal(
             verdict: Verdict,
@@ -289,15 +277,15 @@ class PdfVerifier:
                 ),
                 region_code=service.region_code if service else None,
                 region_name=self._region_names.get(service.region_code) if service else None,
-                signing_time=_signing_time(status) if status else None,
-                timestamped=bool(status and _trusted_timestamp(status)),
+                signing_time=signing_time or (status.signer_reported_dt if status else None),
+                timestamped=signing_time is not None,
                 verdict=verdict,
                 indication=indication,
-                reason=reason,
-                revocation=revoked,
-                chain=_chain(status),
-                trust_list_status=_service_status(service, status, at),
-                changes_after=_changes_after(status),
+                reason=f"{reason}; {tsa.problem}" if tsa.problem else reason,
+                revocation=(*revoked, *tsa.certificates),
+                chain=chain(status),
+                trust_list_status=service_status(service, signing_time or at),
+                changes_after=changes_after(status),
             )
 
         range_problem = byte_range_problem(data, signature)
@@ -309,6 +297,12 @@ class PdfVerifier:
         # been granted, and the certificate valid, then. Without one, only "now" is proven.
         try:
             signing_time, status = _run(self._validate_seal(signature, at))
+            if signing_time is not None:
+                tsa = self._revocation.timestamp_authority(
+                    status.timestamp_validity, signing_time, at, embedded
+                )
+            if tsa.final:  # the timestamp proves nothing: judge the seal as made now
+                signing_time, status = None, _run(self._validate_at(signature, at))
         except SIGNATURE_ERRORS as exc:
             return seal(
                 Verdict.INVALID,
@@ -345,7 +339,7 @@ class PdfVerifier:
                 "seal certificate does not chain to a seal CA granted in the trust list",
                 status=status,
             )
-        if not _only_allowed_changes_after(status, is_last=is_last) or status.docmdp_ok is False:
+        if not only_allowed_changes_after(status, is_last=is_last) or status.docmdp_ok is False:
             return seal(
                 Verdict.INVALID,
                 Indication.FORMAT_FAILURE,
@@ -353,7 +347,7 @@ class PdfVerifier:
                 service,
                 status,
             )
-        checked = self._revocation(signer, service, signing_time, at, embedded)
+        checked = self._revocation.seal_chain(signer, service, signing_time, at, embedded)
         if checked.problem is not None and checked.final:
             return seal(
                 Verdict.INVALID,
@@ -394,15 +388,15 @@ class PdfVerifier:
         too, since nothing else in pyHanko's judgement of a timestamp depends on the moment
         here (no revocation data, no fetching, a time-blind algorithm policy). Otherwise
         the timestamp is judged at `at` on its own first."""
-        claimed = _claimed_signature_time(signature)
+        claimed = claimed_signature_time(signature)
         at_claimed = None
         if claimed is not None and self._tsas.granted(claimed) == self._tsas.granted(at):
             at_claimed = await self._validate_at(signature, claimed)
             stamp = at_claimed.timestamp_validity
             if (
                 stamp is not None
-                and _trusted_time(stamp) == claimed
-                and _within_validity(stamp.validation_path, at)
+                and trusted_time(stamp) == claimed
+                and within_validity(stamp.validation_path, at)
             ):
                 return claimed, at_claimed
         timing = await collect_timing_info(
@@ -410,7 +404,7 @@ class PdfVerifier:
             self._tsas.context(at),
             raw_digest=signature.compute_digest,
         )
-        signing_time = _trusted_time(timing.get("timestamp_validity"))
+        signing_time = trusted_time(timing.get("timestamp_validity"))
         if at_claimed is not None and signing_time is not None and signing_time == claimed:
             return signing_time, at_claimed
         return signing_time, await self._validate_at(signature, signing_time or at)
@@ -455,73 +449,9 @@ class PdfVerifier:
             return f"{name}: the document timestamp does not match the document"
         if not status.trusted:
             return f"{name}: the document timestamp is not from a TSA granted in the trust list"
-        if not _only_allowed_changes_after(status, is_last=is_last):
+        if not only_allowed_changes_after(status, is_last=is_last):
             return f"{name}: the document was changed after its timestamp"
         return ""
-
-    def _revocation(
-        self,
-        seal_certificate: x509.Certificate,
-        service: TrustedService,
-        signing_time: datetime | None,
-        at: datetime,
-        embedded: EmbeddedEvidence,
-    ) -> ChainRevocation:
-        """The seal certificate under the listed region CA that issued it, and that CA
-        under the national root (when the root certified it)."""
-        issuer = next(c for c in service.certificates if self._is_issuer(seal_certificate, c))
-        chain = [(seal_certificate, issuer)]
-        root = embedded.national_root
-        if root is not None and issuer != root and self._is_issuer(issuer, root):
-            chain.append((issuer, root))
-        crls = self.crls
-
-        def bundle_answer(
-            certificate: x509.Certificate, issuer: x509.Certificate
-        ) -> CertificateStatus:
-            assert crls is not None
-            return self._bundle_answers.get(
-                (der(certificate), der(issuer), at),
-                lambda: certificate_status(crls, certificate, issuer, at, "bundle"),
-            )
-
-        return check_chain(
-            chain,
-            proven_at=signing_time or at,
-            timestamped=signing_time is not None,
-            embedded=embedded,
-            bundle_crls=crls,
-            at=at,
-            bundle_answer=bundle_answer if crls is not None else None,
-        )
-
-    def _is_issuer(self, certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-        return self._issued.get(
-            (der(certificate), der(issuer)), lambda: _issued(certificate, issuer)
-        )
-
-    def _embedded_evidence(self, reader: PdfFileReader, at: datetime) -> EmbeddedEvidence:
-        """The PDF's DSS: OCSP responses, CRLs (verified against the trust list),
-        certificates."""
-        national_root = self.trust_list.national_root
-        try:
-            dss = DocumentSecurityStore.read_dss(reader)
-        except NoDSSFoundError:
-            return EmbeddedEvidence(national_root=national_root)
-        ocsps = tuple(bytes(ref.get_object().data) for ref in dss.ocsps[:MAX_DSS_ITEMS])
-        crl_ders = tuple(bytes(ref.get_object().data) for ref in dss.crls[:MAX_DSS_ITEMS])
-        certificates = tuple(
-            x509.load_der_x509_certificate(c.dump()) for c in list(dss.load_certs())[:MAX_DSS_ITEMS]
-        )
-        crls = self._embedded_crls.get(
-            (crl_ders, at), lambda: verify_der_crls(crl_ders, self.trust_list, at, [])
-        )
-        return EmbeddedEvidence(
-            ocsp_responses=ocsps,
-            crls=crls,
-            certificates=certificates,
-            national_root=national_root,
-        )
 
 
 _T = TypeVar("_T")
@@ -529,107 +459,3 @@ _T = TypeVar("_T")
 
 def _run(coroutine: Coroutine[object, object, _T]) -> _T:
     return asyncio.run(coroutine)
-
-
-def _chain(status: PdfSignatureStatus | None) -> tuple[str, ...]:
-    path = status.validation_path if status is not None else None
-    if path is None:
-        return ()
-    names = (c.subject.native for c in path.iter_certs(include_root=True))
-    return tuple(str(n.get("common_name") or n) for n in names)
-
-
-def _service_status(
-    service: TrustedService | None, status: PdfSignatureStatus | None, at: datetime
-) -> str | None:
-    if service is None:
-        return None
-    moment = (_trusted_timestamp(status) if status is not None else None) or at
-    changes = [c for c in service.history if c.since <= moment]
-    if not changes:
-        return f"{service.service_type} of region {service.region_code}: not yet listed"
-    last = changes[-1]
-    return (
-        f"{service.service_type} of region {service.region_code}: {last.status} since "
-        f"{format_time(last.since)} (as of {format_time(moment)})"
-    )
-
-
-def _changes_after(status: PdfSignatureStatus | None) -> str | None:
-    if status is None:
-        return None
-    level = status.modification_level
-    kind = "none" if level is None else level.name.lower().replace("_", " ")
-    if status.docmdp_ok is None:
-        return kind
-    allowed = "within" if status.docmdp_ok else "beyond"
-    return f"{kind} ({allowed} what the certification allows)"
-
-
-def _issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        certificate.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _trusted_time(stamp: TimestampSignatureStatus | None) -> datetime | None:
-    if stamp is None or not (stamp.intact and stamp.valid and stamp.trusted):
-        return None
-    return stamp.timestamp
-
-
-def _claimed_signature_time(signature: EmbeddedPdfSignature) -> datetime | None:
-    """The time the seal's signature timestamp claims, unverified; None unless it carries
-    exactly one."""
-    try:
-        tokens = list(extract_tst_data_iter(signature.signer_info, signed=False))
-        if len(tokens) != 1:
-            return None
-        content = tokens[0]["encap_content_info"]["content"]
-        info = content.parsed if isinstance(content, asn1_core.ParsableOctetString) else None
-        if not isinstance(info, tsp.TSTInfo):
-            return None
-        claimed = info["gen_time"].native
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return claimed if isinstance(claimed, datetime) else None
-
-
-def _within_validity(path: ValidationPath | None, at: datetime) -> bool:
-    """Every certificate of `path` after its anchor is valid at `at`, as pyHanko checks it."""
-    if path is None:
-        return False
-    for index in range(1, path.pkix_len + 1):
-        validity = path[index]["tbs_certificate"]["validity"]
-        if at + TIME_TOLERANCE < validity["not_before"].native:
-            return False
-        if at - TIME_TOLERANCE > validity["not_after"].native:
-            return False
-    return True
-
-
-def _trusted_timestamp(status: PdfSignatureStatus) -> datetime | None:
-    """The time a valid signature timestamp from a trust-listed TSA proves, if any."""
-    return _trusted_time(status.timestamp_validity)
-
-
-def _signing_time(status: PdfSignatureStatus) -> datetime | None:
-    return _trusted_timestamp(status) or status.signer_reported_dt
-
-
-def _only_allowed_changes_after(
-    status: PdfSignatureStatus | DocumentTimestampStatus, *, is_last: bool
-) -> bool:
-    """What may follow a signature: after the last one (seal or document timestamp) only
-    validation data (a DSS, B-LT); after an earlier seal also form filling and co-seals."""
-    if status.coverage is SignatureCoverageLevel.ENTIRE_FILE:
-        return True
-    level = status.modification_level
-    allowed = ModificationLevel.LTA_UPDATES if is_last else ModificationLevel.FORM_FILLING
-    return (
-        status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
-        and level is not None
-        and level <= allowed
-    )

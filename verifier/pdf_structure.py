@@ -4,13 +4,47 @@ after the last revision."""
 
 from __future__ import annotations
 
+import zlib
+
 from asn1crypto import parser as asn1_parser
 from pyhanko.pdf_utils import generic as pdf_generic
-from pyhanko.sign.validation.pdf_embedded import (
-    EmbeddedPdfSignature,
+from pyhanko.pdf_utils.misc import PdfError, PdfReadError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+# What malformed PDF bytes raise from pyHanko's parser (decimal's InvalidOperation is an
+# ArithmeticError, a broken Flate stream a zlib.error, a missing catalog an AssertionError):
+# all mean "unusable input", never a crash.
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    PdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,
+    AssertionError,
+    zlib.error,
+    RecursionError,
 )
 
-from verifier.errors import InputError
+
+class UnusableSignature(Exception):
+    """A filled signature field whose value cannot be judged as a signature. It shows on the
+    page like a seal all the same: a forged seal (INVALID), not an unreadable file."""
+
+
+def check_signatures_readable(reader: PdfFileReader) -> None:
+    """Raises UnusableSignature naming the first filled signature field whose value cannot
+    be read as a signature (no /ByteRange, no /Contents, no CMS signature in it)."""
+    for name, _, field in enumerate_sig_fields(reader, filled_status=True):
+        try:
+            EmbeddedPdfSignature(reader, field, name)
+        except PdfReadError as exc:  # pyHanko's own words name the missing entry
+            raise UnusableSignature(f"{name}: {exc}") from None
+        except PARSE_ERRORS:
+            raise UnusableSignature(f"{name}: /Contents does not hold a CMS signature") from None
 
 
 def byte_range_start(signature: EmbeddedPdfSignature) -> int:
@@ -24,7 +58,7 @@ def byte_range_start(signature: EmbeddedPdfSignature) -> int:
         and isinstance(value[2], int)
         and not isinstance(value[2], bool)
     ):
-        raise InputError(f"signature {signature.field_name}: /ByteRange is not a list of ranges")
+        raise UnusableSignature(f"{signature.field_name}: /ByteRange is not a list of ranges")
     return int(value[2])
 
 

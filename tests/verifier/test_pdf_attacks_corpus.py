@@ -636,6 +636,15 @@ def _add_signature_field(
 
 
 UNPARSABLE = "PDF cannot be parsed"
+NO_CMS = "/Contents does not hold a CMS signature"
+# What a seal field says when pyHanko cannot read its value: FORMAT_FAILURE, not HASH_FAILURE.
+UNREADABLE = {
+    NO_CMS,
+    "Could not read /ByteRange entry in signature",
+    "Could not read /Contents entry in signature",
+    "/Contents must be string-like",
+    "/ByteRange is not a list of ranges",
+}
 Entries = dict[str, generic.PdfObject]
 
 
@@ -667,27 +676,32 @@ USF: dict[str, tuple[Callable[[generic.ByteStringObject, tuple[int, ...]], Entri
         lambda cms, br: _with(cms, _numbers(*br)),
         "/ByteRange reaches beyond the end of the file",
     ),
-    # unusable input (exit 2); the message does not say which seal or what is wrong
-    "byte-range-missing": (lambda cms, br: _with(cms, None), UNPARSABLE),
-    "contents-missing": (lambda cms, br: _with(None, _numbers(*br)), UNPARSABLE),
+    "byte-range-missing": (
+        lambda cms, br: _with(cms, None),
+        "Could not read /ByteRange entry in signature",
+    ),
+    "contents-missing": (
+        lambda cms, br: _with(None, _numbers(*br)),
+        "Could not read /Contents entry in signature",
+    ),
     "contents-empty": (
         lambda cms, br: _with(generic.ByteStringObject(b""), _numbers(*br)),
-        UNPARSABLE,
+        NO_CMS,
     ),
     "contents-zeros": (
         lambda cms, br: _with(generic.ByteStringObject(bytes(len(cms))), _numbers(*br)),
-        UNPARSABLE,
+        NO_CMS,
     ),
     "contents-a-number": (
         lambda cms, br: _with(generic.NumberObject(5), _numbers(*br)),
-        UNPARSABLE,
+        "/Contents must be string-like",
     ),
     "contents-cms-data-not-signed-data": (
         lambda cms, br: _with(
             generic.ByteStringObject(bytes.fromhex("300d06092a864886f70d010701a000")),
             _numbers(*br),
         ),
-        UNPARSABLE,
+        NO_CMS,
     ),
 }
 
@@ -703,15 +717,16 @@ def test_usf_forged_seal_on_an_unsealed_licence(dev: Dev, b_t: bytes, case: str)
     CMS (its certificate, its signature) but a dictionary a validator cannot use."""
     forged = update(dev.unsealed, _add_signature_field(_usf_entries(case, b_t), "Seal1", True))
     reason = USF[case][1]
-    refused(dev, forged, reason if reason == UNPARSABLE else f"Seal1: {reason}")
+    indication = Indication.FORMAT_FAILURE if reason in UNREADABLE else Indication.HASH_FAILURE
+    invalid(dev, forged, indication, f"Seal1: {reason}")
 
 
 @pytest.mark.parametrize("case", USF)
 def test_usf_second_signature_dictionary_after_the_seal(dev: Dev, b_t: bytes, case: str) -> None:
     """A genuine seal, then an update adding an extra seal field with an unusable value."""
     forged = update(b_t, _add_signature_field(_usf_entries(case, b_t)))
-    if USF[case][1] == UNPARSABLE:
-        refused(dev, forged, UNPARSABLE)
+    if USF[case][1] in UNREADABLE:
+        invalid(dev, forged, Indication.FORMAT_FAILURE, f"Seal9: {USF[case][1]}")
     elif case == "byte-range-of-the-genuine-file":  # a copy of the seal's own dictionary
         refused(dev, forged, "Seal9: the document was changed after this seal")
     else:
@@ -769,9 +784,15 @@ IN_PLACE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
         _in_place(BYTE_RANGE, b"/ByteRange [0 1 2 3 4 5]"),
         "Seal1: /ByteRange does not hold exactly two ranges",
     ),
-    "byte-range-key-renamed": (_in_place(rb"/ByteRange", b"/ByteRangX"), UNPARSABLE),
-    "contents-key-renamed": (_in_place(rb"/Contents <", b"/Contentx <"), UNPARSABLE),
-    "contents-all-zeros": (_zero_contents, UNPARSABLE),
+    "byte-range-key-renamed": (
+        _in_place(rb"/ByteRange", b"/ByteRangX"),
+        "Seal1: Could not read /ByteRange entry in signature",
+    ),
+    "contents-key-renamed": (
+        _in_place(rb"/Contents <", b"/Contentx <"),
+        "Seal1: Could not read /Contents entry in signature",
+    ),
+    "contents-all-zeros": (_zero_contents, f"Seal1: {NO_CMS}"),
 }
 
 
@@ -784,13 +805,14 @@ def test_usf_genuine_seal_dictionary_made_unusable_in_place(
     tamper, reason = IN_PLACE[attack]
     tampered = tamper(b_t)
     assert len(tampered) == len(b_t) and tampered != b_t
-    refused(dev, tampered, reason)
+    unreadable = reason.removeprefix("Seal1: ") in UNREADABLE
+    invalid(
+        dev, tampered, Indication.FORMAT_FAILURE if unreadable else Indication.HASH_FAILURE, reason
+    )
 
 
-# BUG (verifier.pdf): verify() sorts every signature by int(sig_object["/ByteRange"][2])
-# before it judges any, outside its error handling, so a /ByteRange that is null, not an
-# array, shorter than three entries or not numbers escapes as IndexError, KeyError, TypeError
-# or a plain ValueError instead of INVALID (or InputError).
+# A /ByteRange that is null, not an array, shorter than three entries or not numbers: the
+# seal cannot even be placed among the revisions.
 # name: (the /ByteRange value as written in place, and as a pyHanko object)
 UNUSABLE_BYTE_RANGE: dict[str, tuple[bytes, Callable[[], generic.PdfObject]]] = {
     "empty-array": (b"[]", generic.ArrayObject),
@@ -815,7 +837,7 @@ def test_usf_unusable_byte_range_is_refused_not_a_crash(
     else:
         entries = _with(generic.ByteStringObject(_genuine_cms(b_t)), pdf_object())
         tampered = update(dev.unsealed, _add_signature_field(entries, "Seal1", visible=True))
-    refused(dev, tampered, "/ByteRange")
+    invalid(dev, tampered, Indication.FORMAT_FAILURE, "Seal1: /ByteRange is not a list of ranges")
 
 
 def test_duplicated_document_timestamp_dictionary(dev: Dev) -> None:
