@@ -8,8 +8,12 @@ without one the validation time. A certificate revoked at or before that time ma
 seal INVALID; one revoked later does not, when a timestamp proves the seal came first.
 With no usable answer the seal's status is unknown and the verdict INDETERMINATE.
 
+The TSA behind a seal's signature timestamp is checked too: a timestamp proves its time
+only if the TSA certificate was not revoked by then, and not at all when it was revoked for
+key compromise (whoever holds the key can stamp any time).
+
 Public API: EmbeddedEvidence, CertificateRevocation, ChainRevocation, BundleAnswer,
-check_chain.
+check_chain, check_timestamp_authority.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class CertificateRevocation:
     status: RevocationStatus
     source: str
     revoked_at: datetime | None = None
+    reason: x509.ReasonFlags | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -74,6 +79,7 @@ class CertificateRevocation:
             "status": str(self.status),
             "source": self.source,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "reason": self.reason.value if self.reason else None,
         }
 
 
@@ -99,12 +105,7 @@ def check_chain(
 ) -> ChainRevocation:
     """Each (certificate, issuer) of the seal's chain, leaf first, against every source.
     With `bundle_crls`, `bundle_answer` (when given) stands in for asking them directly."""
-    ask_bundle: BundleAnswer | None = None
-    if bundle_crls is not None:
-        crls = bundle_crls
-        ask_bundle = bundle_answer or (
-            lambda certificate, issuer: certificate_status(crls, certificate, issuer, at, "bundle")
-        )
+    ask_bundle = _bundle_answer(bundle_crls, bundle_answer, at)
     results = []
     for certificate, issuer in chain:
         answers = _answers(certificate, issuer, embedded, ask_bundle, proven_at, at)
@@ -135,6 +136,51 @@ def check_chain(
     return ChainRevocation(tuple(results), None, final=False)
 
 
+def check_timestamp_authority(
+    certificate: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    stamped_at: datetime,
+    embedded: EmbeddedEvidence,
+    bundle_crls: Mapping[IssuerKey, VerifiedCrl] | None,
+    at: datetime,
+    bundle_answer: BundleAnswer | None = None,
+) -> ChainRevocation:
+    """The TSA certificate that signed a seal's timestamp of `stamped_at`, under `issuer`.
+    `problem` (final) says the timestamp proves no time. An unknown status leaves it
+    standing: the trust list, which withdraws a compromised TSA, is what anchors it."""
+    ask_bundle = _bundle_answer(bundle_crls, bundle_answer, at)
+    result = _decide(
+        certificate, _answers(certificate, issuer, embedded, ask_bundle, stamped_at, at)
+    )
+    if result.status is not RevocationStatus.REVOKED:
+        return ChainRevocation((result,), None, final=False)
+    compromised = result.reason is x509.ReasonFlags.key_compromise
+    if not compromised and result.revoked_at is not None and result.revoked_at > stamped_at:
+        return ChainRevocation((result,), None, final=False)
+    stated = format_time(result.revoked_at) if result.revoked_at else "(time not stated)"
+    why = "for key compromise" if compromised else "before it stamped the seal"
+    return ChainRevocation(
+        (result,),
+        f"TSA certificate {result.subject} was revoked {stated} {why} ({result.source}), "
+        "so the seal's timestamp proves no time",
+        final=True,
+    )
+
+
+def _bundle_answer(
+    bundle_crls: Mapping[IssuerKey, VerifiedCrl] | None,
+    bundle_answer: BundleAnswer | None,
+    at: datetime,
+) -> BundleAnswer | None:
+    if bundle_crls is None:
+        return None
+    crls = bundle_crls
+    return bundle_answer or (
+        lambda certificate, issuer: certificate_status(crls, certificate, issuer, at, "bundle")
+    )
+
+
 def _decide(
     certificate: x509.Certificate, answers: list[CertificateStatus]
 ) -> CertificateRevocation:
@@ -143,7 +189,7 @@ def _decide(
     if revoked:
         earliest = min(revoked, key=lambda a: a.revoked_at or _FAR_FUTURE)
         return CertificateRevocation(
-            subject, RevocationStatus.REVOKED, earliest.source, earliest.revoked_at
+            subject, RevocationStatus.REVOKED, earliest.source, earliest.revoked_at, earliest.reason
         )
     good = [a for a in answers if a.status is RevocationStatus.GOOD]
     if good:

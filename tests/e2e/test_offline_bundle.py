@@ -227,7 +227,9 @@ def test_the_report_names_chain_trust_list_status_and_later_changes(
     assert seal["chain"][-1] == "广东省市场监督管理局电子印章"
     assert seal["trust_list_status"].startswith("seal-ca of region 440000: granted since")
     assert seal["changes_after"] == "lta updates (within what the certification allows)"
-    assert [r["status"] for r in seal["revocation"]] == ["good", "good"]
+    # the seal certificate, its region CA, and the TSA behind the signature timestamp
+    assert [r["status"] for r in seal["revocation"]] == ["good", "good", "good"], seal
+    assert "CN=广东省时间戳服务" in seal["revocation"][2]["certificate"], seal
 
 
 def test_a_bundle_older_than_allowed_is_never_valid(federation: Federation, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """A seal certificate revoked after some licences were sealed: those stay valid (their
 timestamps prove they came first), anything sealed after the revocation with the same key
-(a stolen key, say) is INVALID, and without revocation data the answer is never VALID."""
+(a stolen key, say) is INVALID, and without revocation data the answer is never VALID.
+Once the TSA's own key is compromised, its timestamps prove nothing any more."""
 
 from __future__ import annotations
 
@@ -92,3 +93,17 @@ def test_revocation_splits_seals_made_before_from_seals_made_after(
     # No CRL and no embedded answer (B-T): nothing says the certificate is good.
     blind = verify_pdf(before, bundle.trust_list, at=utc_now())
     assert (blind.verdict, blind.indication) == (Verdict.INDETERMINATE, Indication.TRY_LATER)
+
+    # The TSA's key is compromised too: whoever holds it can stamp any time, so no timestamp
+    # of that TSA proves that the seal came before its certificate's revocation.
+    tsa_serial = format(runtime.tsa(REGION).certificate.serial_number, "x")
+    with runtime.database.transaction() as session:
+        revoke_certificate(session, REGION, tsa_serial, x509.ReasonFlags.key_compromise)
+    bundle = own.bundle()
+    unproven = verify_pdf(before, bundle.trust_list, at=utc_now(), crls=bundle.crls)
+    assert (unproven.verdict, unproven.indication) == (Verdict.INVALID, Indication.REVOKED)
+    assert "and no timestamp proves the seal came first" in unproven.reason
+    assert "so the seal's timestamp proves no time" in unproven.reason
+    (seal,) = unproven.seals
+    assert not seal.timestamped
+    assert [r.status for r in seal.revocation][-1] is RevocationStatus.REVOKED

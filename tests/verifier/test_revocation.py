@@ -15,7 +15,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.verifier.offline_pki import NOW, Key, crl, name, new_key, offline_federation
 from verifier.crl import RevocationStatus, verify_der_crls
-from verifier.revocation import OCSP_LEEWAY, EmbeddedEvidence, check_chain
+from verifier.revocation import (
+    OCSP_LEEWAY,
+    EmbeddedEvidence,
+    check_chain,
+    check_timestamp_authority,
+)
 
 FED = offline_federation("330000")
 ZJ = FED.regions["330000"]
@@ -187,3 +192,56 @@ def test_a_bundle_crl_answers_for_a_seal_without_embedded_data() -> None:
     result = judge(bundle=(region_crl, ROOT_CRL))
     assert result.problem is None
     assert result.certificates[0].source.startswith("bundle CRL #1 of CN=330000 region CA")
+
+
+TSA = certificate(ZJ.ca_key, ZJ.ca, "330000 TSA", new_key())
+
+
+def judge_tsa(*revoked: tuple[datetime, x509.ReasonFlags | None]):
+    listed = FED.listed()
+    entries = [(TSA.serial_number, at, reason) for at, reason in revoked]
+    bundle = verify_der_crls([crl(ZJ.ca_key, ZJ.ca, entries)], listed, NOW, [])
+    return check_timestamp_authority(
+        TSA,
+        ZJ.ca,
+        stamped_at=SIGNED_AT,
+        embedded=EmbeddedEvidence(national_root=FED.root),
+        bundle_crls=bundle,
+        at=NOW,
+    )
+
+
+def test_a_tsa_in_good_standing_lets_its_timestamp_prove_the_time() -> None:
+    result = judge_tsa()
+    assert result.problem is None and not result.final
+    assert [c.status for c in result.certificates] == [RevocationStatus.GOOD]
+
+
+def test_a_tsa_revoked_after_stamping_for_an_ordinary_reason_keeps_the_timestamp() -> None:
+    result = judge_tsa((SIGNED_AT + timedelta(days=1), x509.ReasonFlags.superseded))
+    assert result.problem is None
+    assert result.certificates[0].status is RevocationStatus.REVOKED  # reported, not hidden
+
+
+def test_a_tsa_revoked_before_stamping_proves_no_time() -> None:
+    result = judge_tsa((SIGNED_AT - timedelta(seconds=1), x509.ReasonFlags.superseded))
+    assert result.final and "before it stamped the seal" in str(result.problem)
+
+
+def test_a_tsa_key_compromise_voids_even_earlier_timestamps() -> None:
+    result = judge_tsa((SIGNED_AT + timedelta(days=5), x509.ReasonFlags.key_compromise))
+    assert result.final and "for key compromise" in str(result.problem)
+    assert result.certificates[0].reason is x509.ReasonFlags.key_compromise
+
+
+def test_an_unknown_tsa_status_leaves_the_timestamp_to_the_trust_list() -> None:
+    result = check_timestamp_authority(
+        TSA,
+        ZJ.ca,
+        stamped_at=SIGNED_AT,
+        embedded=EmbeddedEvidence(national_root=FED.root),
+        bundle_crls=None,
+        at=NOW,
+    )
+    assert result.problem is None
+    assert result.certificates[0].status is RevocationStatus.UNKNOWN
