@@ -26,6 +26,7 @@ from govtrust.api.problems import install_problem_handlers
 from govtrust.checkpointer import run_checkpointer
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
+from govtrust.web import error_page, install_web, is_page
 
 
 def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
@@ -48,7 +49,8 @@ def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    install_problem_handlers(app)
+    install_problem_handlers(app, page_error=error_page, is_page=is_page)
+    install_web(app)
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(federation.router, prefix="/api/v1")
     app.include_router(ca.router, prefix="/api/v1")

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
     max_upload_bytes: int = 20 * 1024 * 1024
+    web_upload_bytes: int = Field(
+        default=10 * 1024 * 1024, description="largest file the public verification page takes"
+    )
+    web_bundle_seconds: float = Field(
+        default=5.0, description="how long the verification page reuses the exported bundle"
+    )
 
     @property
     def var_dir(self) -> Path:

@@ -25,6 +25,19 @@ class QrCode:
     runs: tuple[tuple[int, int, int], ...]
     """(row, first column, length) of each horizontal run of dark modules."""
 
+    def to_svg(self, quiet_zone: int = 4) -> str:
+        """The code as an SVG image (one path, crisp at any size on a screen)."""
+        side = self.size + 2 * quiet_zone
+        path = "".join(
+            f"M{column + quiet_zone} {row + quiet_zone}h{length}v1h-{length}z"
+            for row, column, length in self.runs
+        )
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" '
+            f'shape-rendering="crispEdges"><rect width="{side}" height="{side}" fill="#fff"/>'
+            f'<path d="{path}" fill="#000"/></svg>'
+        )
+
 
 def encode_qr(payload: str) -> QrCode:
     """The QR code of an ASCII payload at error correction level M."""

@@ -159,6 +159,14 @@ def judge_input(target: str, judge: Judge, audience: str | None = None) -> Outco
         data = target.encode("ascii")
     else:
         raise InputError(f"file {target} does not exist")
+    return judge_data(data, judge, audience)
+
+
+def judge_data(
+    data: bytes, judge: Judge, audience: str | None = None, *, tokens: bool = True
+) -> Outcome:
+    """Judge a PDF, a QR code image, a credential or (with `tokens`) an identity token
+    given as bytes. InputError when it is none of them."""
     if data.startswith(b"%PDF"):
         return judge.judge_pdf(data)
     if looks_like_image(data):
@@ -167,6 +175,8 @@ def judge_input(target: str, judge: Judge, audience: str | None = None) -> Outco
         raise InputError("input is not a PDF, a QR code image, a credential or a token")
     if is_licence_credential(data):
         return judge.judge_credential(data)
+    if not tokens:
+        raise InputError("the QR code does not hold a licence credential")
     return judge.judge_token(data.strip(), audience)
 
 

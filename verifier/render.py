@@ -2,7 +2,8 @@
 terminal and a printable HTML page, both with Chinese and English labels. The JSON report
 is the one source; these only lay it out.
 
-Public API: render_text(report, source), render_html(reports), summary_table(rows).
+Public API: render_text(report, source), render_html(reports), report_section(source,
+report), summary_table(rows).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _lines(document: Mapping[str, object], labels: Mapping[str, str], indent: in
 
 def render_html(reports: Sequence[tuple[str, Mapping[str, object]]]) -> str:
     """A printable page: one section per input, every value escaped, no scripts."""
-    sections = "\n".join(_section(source, report) for source, report in reports)
+    sections = "\n".join(report_section(source, report) for source, report in reports)
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>验证报告 Verification report</title>
@@ -133,7 +134,8 @@ th {{ background: #eee; white-space: nowrap; }}
 """
 
 
-def _section(source: str, report: Mapping[str, object]) -> str:
+def report_section(source: str, report: Mapping[str, object]) -> str:
+    """One input's report as an HTML <section> (every value escaped)."""
     verdict = str(report.get("verdict", ""))
     heading = (
         f'<h2>{html.escape(source)}: <span class="{html.escape(verdict)}">'

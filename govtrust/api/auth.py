@@ -64,7 +64,8 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def _principal(token: str, runtime: Runtime) -> Principal:
+def principal_from_token(token: str, runtime: Runtime) -> Principal:
+    """The principal an identity token names; HTTP 401 when it is not valid now."""
     try:
         claims = verify_identity_token(
             token, runtime.trust_list(), audience=API_AUDIENCE, at=utc_now()
@@ -85,7 +86,7 @@ def current_principal(
     credentials: Credentials, runtime: Annotated[Runtime, Depends(get_runtime)]
 ) -> Principal:
     """Any valid identity token, from any region."""
-    return _principal(_token(credentials), runtime)
+    return principal_from_token(_token(credentials), runtime)
 
 
 def require_operator(principal: Annotated[Principal, Depends(current_principal)]) -> Operator:

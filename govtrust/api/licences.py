@@ -82,7 +82,8 @@ def _department_view(session: Session, licence: Licence) -> LicenceView:
     return licence_view(session, licence, base)
 
 
-def _pdf(licence: Licence) -> Response:
+def pdf_response(licence: Licence) -> Response:
+    """The sealed PDF as a download, never cached by a shared cache."""
     return Response(
         licence.pdf,
         media_type=PDF,
@@ -188,7 +189,7 @@ def department_licence_pdf(
     actor: Annotated[Actor, Depends(require_staff_of)],
     session: DbSession,
 ) -> Response:
-    return _pdf(department_licence(session, actor, identifier))
+    return pdf_response(department_licence(session, actor, identifier))
 
 
 @router.get(
@@ -309,7 +310,7 @@ def my_licence_pdf(
     holder: Annotated[Holder, Depends(require_holder)],
     session: DbSession,
 ) -> Response:
-    return _pdf(holder_licence(session, holder.subject, identifier))
+    return pdf_response(holder_licence(session, holder.subject, identifier))
 
 
 @router.get(
