@@ -24,7 +24,11 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(
-    federation: Federation, *, workers: int = 1, log: IO[bytes] | None = None
+    federation: Federation,
+    *,
+    workers: int = 1,
+    log: IO[bytes] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """`python -m govtrust serve` on a free loopback port; yields its base URL.
 
@@ -33,7 +37,7 @@ def live_server(
     only if the server dies while starting (so a test that makes it log a lot needs one).
     """
     port = free_port()
-    env = {**os.environ, **federation.env(), "GOVTRUST_PORT": str(port)}
+    env = {**os.environ, **federation.env(), **(extra_env or {}), "GOVTRUST_PORT": str(port)}
     args = ["serve"] if workers == 1 else ["serve", "--workers", str(workers)]
     server = subprocess.Popen(
         [sys.executable, "-m", "govtrust", *args],

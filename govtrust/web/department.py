@@ -28,6 +28,7 @@ from licence_registry import (
 )
 from licence_registry.catalogue import LicenceType, region_catalogue
 from licence_registry.queries import MAX_PAGE, department_licence, department_licences
+from verifier.errors import InputError
 from verifier.identifiers import HolderIdType
 
 router = APIRouter(prefix="/department", include_in_schema=False)
@@ -92,19 +93,28 @@ def issue(
     licence_type: Annotated[str, Form(max_length=64)],
     holder_name: Annotated[str, Form(max_length=200)],
     holder_id: Annotated[str, Form(max_length=64)],
-    holder_id_type: Annotated[HolderIdType | None, Form()] = None,
+    holder_id_type: Annotated[str, Form(max_length=8)] = "",
     request_key: Annotated[str | None, Form(max_length=100)] = None,
 ) -> Response:
-    """Issue and seal; the form's own key makes a double submission one licence."""
+    """Issue and seal; the form's own key makes a double submission one licence. Without
+    an ID type the licence type's own one is taken (the registry knows it)."""
+    id_type = _id_type(holder_id_type)
     office = LicenceOffice.for_pdf(runtime)
     licence = office.issue(
-        IssueRequest(
-            actor.region, actor.department, licence_type, holder_name, holder_id, holder_id_type
-        ),
+        IssueRequest(actor.region, actor.department, licence_type, holder_name, holder_id, id_type),
         actor=actor,
         idempotency_key=request_key,
     )
     return redirect(f"{BASE}/{licence.identifier}?done=issued")
+
+
+def _id_type(value: str) -> HolderIdType | None:
+    if not value:
+        return None
+    try:
+        return HolderIdType(value)
+    except ValueError:
+        raise InputError(f"unknown holder ID type {value!r}") from None
 
 
 @router.get("/licences/{identifier}")

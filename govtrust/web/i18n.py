@@ -89,6 +89,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "changed": ("状态已更新。", "Status changed."),
     "revocation_reason": ("吊销原因", "Revocation reason"),
     "revoke_confirm": ("吊销不可撤销。", "Revocation is final."),
+    "holder_id_type_auto": ("按证照类型", "as the licence type requires"),
     "holder_id_type_001": ("统一社会信用代码", "Unified social credit code"),
     "holder_id_type_111": ("居民身份证号码", "Citizen ID number"),
     "log_regions": ("各地区透明日志", "Transparency logs by region"),
