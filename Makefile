@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint bench bench-quick load venv clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "govtrust needs Python 3.11+"'
@@ -28,14 +28,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every bench module, one report: bench/REPORT.md (GOVTRUST_BENCH_DATABASE_URL adds PostgreSQL).
 bench: $(STAMP)
-	$(BIN)/python -m bench.ca
-	$(BIN)/python -m bench.identity
-	$(BIN)/python -m bench.render
-	$(BIN)/python -m bench.seal
-	$(BIN)/python -m bench.log
-	$(BIN)/python -m bench.registry
-	$(BIN)/python -m bench.verify
+	$(BIN)/python -m bench.report
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.report --quick
+
+# The mixed load for 3 minutes with 4 workers (GOVTRUST_BENCH_DATABASE_URL: PostgreSQL).
+load: $(STAMP)
+	$(BIN)/python -m bench.load --seconds 180 --workers 4
 
 clean:
 	rm -rf $(VENV) var out .pytest_cache .ruff_cache
