@@ -29,7 +29,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
-    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, description="largest licence PDF the co-seal route takes"
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, description="largest body of any other request (JSON, forms)"
+    )
     web_upload_bytes: int = Field(
         default=10 * 1024 * 1024, description="largest file the public verification page takes"
     )
