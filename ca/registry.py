@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
@@ -116,9 +117,15 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
         )
     except ValueError:
         raise CaError("not a PKCS#10 certificate signing request (PEM or DER)") from None
-    if not csr.is_signature_valid:
+    try:
+        # A malformed key or an unknown algorithm surfaces only here, as ValueError or
+        # UnsupportedAlgorithm (found by tests/govtrust/test_parser_fuzz.py).
+        signed = csr.is_signature_valid
+        key = csr.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise CaError("CSR public key or signature algorithm cannot be read") from None
+    if not signed:
         raise CaError("CSR signature does not verify: the requester does not hold the key")
-    key = csr.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name != "secp256r1":
             raise CaError("ECDSA keys must be on P-256")

@@ -1,0 +1,1 @@
+"""Long-running, coverage-guided fuzzing (atheris), outside CI: `make fuzz-atheris`."""
