@@ -24,6 +24,7 @@ from govtrust.api import (
 )
 from govtrust.api.limits import RequestBodyLimit, body_limit
 from govtrust.api.problems import install_problem_handlers
+from govtrust.audit_trail import AuditTrailMiddleware
 from govtrust.checkpointer import run_checkpointer
 from govtrust.runtime import Runtime
 from govtrust.settings import Settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
     install_problem_handlers(app, page_error=error_page, is_page=is_page)
     # Inside the pages' own checks (added later, so outer), which answer browsers in HTML.
     app.add_middleware(RequestBodyLimit, limit_for=body_limit(settings))
+    app.add_middleware(AuditTrailMiddleware, database=lambda: runtime.database)
     install_web(app)
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(federation.router, prefix="/api/v1")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from govtrust.api.deps import get_runtime
@@ -83,10 +83,12 @@ def principal_from_token(token: str, runtime: Runtime) -> Principal:
 
 
 def current_principal(
-    credentials: Credentials, runtime: Annotated[Runtime, Depends(get_runtime)]
+    request: Request, credentials: Credentials, runtime: Annotated[Runtime, Depends(get_runtime)]
 ) -> Principal:
-    """Any valid identity token, from any region."""
-    return principal_from_token(_token(credentials), runtime)
+    """Any valid identity token, from any region (kept on the request for the audit trail)."""
+    principal = principal_from_token(_token(credentials), runtime)
+    request.state.principal = principal
+    return principal
 
 
 def require_operator(principal: Annotated[Principal, Depends(current_principal)]) -> Operator:
