@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from ca.models import Department
 from govtrust.settings import Settings
 from licence_registry.lifecycle import IDEMPOTENCY_KEY, IssueRequest
 from licence_registry.models import Licence
@@ -146,10 +147,11 @@ def run_batch(
     result = BatchResult()
     runtime = Runtime(settings)
     done = _done_keys(runtime, [row.key for row in rows])
+    # Keys are each department's own: a row is done by its own department's licence.
     runtime.database.engine.dispose()
     todo = []
     for row in rows:
-        if row.key in done and output_path(out_dir, row.key).exists():
+        if _place(row) in done and output_path(out_dir, row.key).exists():
             result.already_done += 1
             progress(1)
         else:
@@ -166,7 +168,7 @@ def run_batch(
     ) as pool:
         outcomes = pool.map(_issue_row, todo, [out_dir] * len(todo), chunksize=4)
         for row, error in zip(todo, outcomes, strict=True):
-            if error is None and row.key in done:
+            if error is None and _place(row) in done:
                 result.files_restored += 1
             elif error is None:
                 result.issued += 1
@@ -176,16 +178,22 @@ def run_batch(
     return result
 
 
-def _done_keys(runtime: Runtime, keys: list[str]) -> set[str]:
-    done: set[str] = set()
+def _place(row: BatchRow) -> tuple[str, str, str]:
+    return row.request.region, row.request.department, row.key
+
+
+def _done_keys(runtime: Runtime, keys: list[str]) -> set[tuple[str, str, str]]:
+    """(region, department, key) of every licence already recorded under one of `keys`."""
+    done: set[tuple[str, str, str]] = set()
     with runtime.database.transaction() as session:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            done.update(
-                session.scalars(
-                    select(Licence.idempotency_key).where(Licence.idempotency_key.in_(chunk))
-                )
+            found = session.execute(
+                select(Department.region_code, Department.code, Licence.idempotency_key)
+                .join(Department, Department.id == Licence.department_id)
+                .where(Licence.idempotency_key.in_(chunk))
             )
+            done.update((region, code, str(key)) for region, code, key in found)
     return done
 
 

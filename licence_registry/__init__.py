@@ -13,6 +13,7 @@ from licence_registry.changes import (
     suspend_licence,
 )
 from licence_registry.errors import (
+    IdempotencyKeyReused,
     LicenceNotFound,
     LicenceNotPermitted,
     LicenceStateConflict,
@@ -32,6 +33,7 @@ from licence_registry.models import Licence, LicenceEvent, LicenceStatus
 __all__ = [
     "Actor",
     "Amendment",
+    "IdempotencyKeyReused",
     "IssueRequest",
     "Licence",
     "LicenceContent",

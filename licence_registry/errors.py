@@ -17,3 +17,7 @@ class LicenceNotPermitted(RegistryError, NotPermittedError):
 
 class LicenceStateConflict(RegistryError, ConflictError):
     """The licence's status does not allow the change (revoked, superseded, …)."""
+
+
+class IdempotencyKeyReused(RegistryError, ConflictError):
+    """An idempotency key already answered a different request of the department."""

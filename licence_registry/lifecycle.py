@@ -22,7 +22,7 @@ from ca.models import Department
 from ca.registry import find_department
 from licence_registry.catalogue import LicenceType, licence_type
 from licence_registry.changes import checked_reason, get_licence
-from licence_registry.errors import LicenceStateConflict, RegistryError
+from licence_registry.errors import IdempotencyKeyReused, LicenceStateConflict, RegistryError
 from licence_registry.events import Actor, check_actor, record_event
 from licence_registry.models import Licence, LicenceStatus
 from licence_registry.status_lists import (
@@ -125,7 +125,25 @@ def issue_licence(
         record_event(session, licence, "issued", now, actor=actor)
         return licence
 
-    return _produce(transaction, prepare, record, sealer, status_signers, now, idempotency_key)
+    def replay(session: Session) -> _Replay:
+        kind = licence_type(request.licence_type, request.region)
+        id_type = request.holder_id_type or kind.holder_id_types[0]
+        holder_id = validate_holder_id(id_type, request.holder_id)
+        department = find_department(session, request.region, request.department)
+        check_actor(department, actor)
+        holder = protector.lookup_hash(HOLDER_ID_PURPOSE, f"{id_type}:{holder_id}")
+        name = _holder_name(request.holder_name)
+        return _Replay(
+            department.id,
+            lambda found: (
+                (found.version, found.type_name, found.holder_name, found.holder_id_hash)
+                == (1, kind.name, name, holder)
+            ),
+        )
+
+    return _produce(
+        transaction, prepare, record, replay, sealer, status_signers, now, idempotency_key
+    )
 
 
 def amend_licence(
@@ -165,13 +183,34 @@ def amend_licence(
         record_event(session, licence, "amended", now, reason=reason, actor=actor)
         return licence
 
-    return _produce(transaction, prepare, record, sealer, status_signers, now, idempotency_key)
+    def replay(session: Session) -> _Replay:
+        old = get_licence(session, identifier)
+        check_actor(session.get_one(Department, old.department_id), actor)
+        name = _holder_name(amendment.holder_name)
+        return _Replay(
+            old.department_id,
+            lambda found: (found.supersedes_id, found.holder_name) == (old.id, name),
+        )
+
+    return _produce(
+        transaction, prepare, record, replay, sealer, status_signers, now, idempotency_key
+    )
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """Where a request's idempotency key is looked up (its department's licences), and
+    whether the licence found under it answers the same request."""
+
+    department_id: int
+    same_request: Callable[[Licence], bool]
 
 
 def _produce(
     transaction: Transaction,
     prepare: Callable[[Session], LicenceContent],
     record: Callable[[Session, LicenceContent, bytes, str | None], Licence],
+    replay: Callable[[Session], _Replay],
     sealer: LicenceSealer,
     status_signers: Callable[[str], StatusSigner],
     now: datetime,
@@ -180,7 +219,7 @@ def _produce(
     """The three transactions of making a licence version (see `issue_licence`)."""
     key = _checked_key(idempotency_key)
     with transaction() as session:
-        if key is not None and (existing := _by_key(session, key)) is not None:
+        if key is not None and (existing := _replayed(session, replay(session), key)):
             return existing
         content = prepare(session)
     content = _with_credential(content, status_signers(content.department.region_code), now)
@@ -191,7 +230,7 @@ def _produce(
             return record(session, content, pdf, key)
     except IntegrityError:
         with transaction() as session:
-            existing = _by_key(session, key) if key is not None else None
+            existing = _replayed(session, replay(session), key) if key is not None else None
         if existing is None:
             raise
         return existing  # the same request, finished by a concurrent run
@@ -242,8 +281,19 @@ def _checked_key(key: str | None) -> str | None:
     return key
 
 
-def _by_key(session: Session, key: str) -> Licence | None:
-    return session.scalars(select(Licence).where(Licence.idempotency_key == key)).first()
+def _replayed(session: Session, replay: _Replay, key: str) -> Licence | None:
+    """The department's licence recorded under `key`, if the same request made it; a key
+    reused for another request is refused (the first answer is never handed to another)."""
+    found = session.scalars(
+        select(Licence).where(
+            Licence.department_id == replay.department_id, Licence.idempotency_key == key
+        )
+    ).first()
+    if found is not None and not replay.same_request(found):
+        raise IdempotencyKeyReused(
+            f"idempotency key {key!r} was already used by this department for another request"
+        )
+    return found
 
 
 def _holder_name(name: str) -> str:

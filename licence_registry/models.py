@@ -38,6 +38,8 @@ class Licence(Base):
     __tablename__ = "licence"
     __table_args__ = (
         UniqueConstraint("region_code", "status_index"),
+        # A key is the department's own: another department may use the same one.
+        UniqueConstraint("department_id", "idempotency_key"),
         # The rows a status list is built from: only the non-active ones, read without
         # touching the (many) active licences.
         Index(
@@ -77,7 +79,7 @@ class Licence(Base):
     credential: Mapped[str | None] = mapped_column(Text)
     # The client's key for the request that issued it: a retried request or a rerun batch
     # gets this licence back instead of a second one.
-    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
     # Its entry in the region's status list, drawn at random so that indices do not reveal
     # the order (or the number) of issuance.
     region_code: Mapped[str] = mapped_column(String(32))

@@ -60,6 +60,44 @@ def credential_status(federation: Federation, client: TestClient, credential: st
     return verify_status_list(token, trust_list, at=utc_now()).status(claims.status_index)
 
 
+def test_an_idempotency_key_is_the_departments_own(
+    client: TestClient, federation: Federation
+) -> None:
+    """Found by the crash-safety work: keys were global, so another department's key
+    answered with the first department's licence (its holder data) and issued nothing."""
+    key = f"order-{secrets.token_hex(6)}"
+    zhejiang = issue(client, federation, new_uscc(), **{"Idempotency-Key": key})
+    guangdong_holder = make_uscc("9", "1", "440100", "MA2B3C4D")
+    response = client.post(
+        "/api/v1/departments/440000/amr/licences",
+        json={
+            "licence_type": "business-licence",
+            "holder_name": "广东另一公司",
+            "holder_id": guangdong_holder,
+        },
+        headers={**clerk(federation, region="440000"), "Idempotency-Key": key},
+    )
+    assert response.status_code == 201, response.text
+    guangdong = response.json()
+    assert guangdong["identifier"] != zhejiang["identifier"]
+    assert (guangdong["region"], guangdong["holder_name"]) == ("440000", "广东另一公司")
+
+
+def test_an_idempotency_key_reused_for_another_request_is_a_conflict(
+    client: TestClient, federation: Federation
+) -> None:
+    key = f"order-{secrets.token_hex(6)}"
+    first = issue(client, federation, new_uscc(), **{"Idempotency-Key": key})
+    other = client.post(
+        ISSUE_URL,
+        json={"licence_type": "business-licence", "holder_name": "乙公司", "holder_id": new_uscc()},
+        headers={**clerk(federation), "Idempotency-Key": key},
+    )
+    assert_problem(other, 409)
+    assert "already used" in other.json()["detail"]
+    assert first["holder_name"] not in other.text  # the first answer is not handed out
+
+
 def test_issue_is_idempotent_and_the_holder_downloads_from_another_region(
     client: TestClient, federation: Federation
 ) -> None:
