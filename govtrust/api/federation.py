@@ -11,14 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ca.federation import (
     add_region_ca_service,
     get_region_service,
-    latest_trust_list,
     list_trust_list_versions,
     listed_regions,
     service_status_history,
@@ -29,6 +28,7 @@ from ca.federation import (
 from ca.models import TrustListVersion, TrustService
 from govtrust.api.auth import Operator, require_operator, require_region_operator
 from govtrust.api.deps import DbSession, get_runtime
+from govtrust.audit_source import published_trust_list
 from govtrust.published import publish_next_trust_list
 from govtrust.runtime import Runtime
 from verifier.certs import parse_certificate, sha256_fingerprint
@@ -45,9 +45,7 @@ RegionCode = Annotated[str, Path(pattern=r"^[0-9]{6}$")]
 @router.get("/trust-list", response_class=Response, responses=_JWS_RESPONSE)
 def trust_list(session: DbSession) -> Response:
     """The latest federation trust list, as signed by the hub (verify it, do not trust it)."""
-    version = latest_trust_list(session)
-    if version is None:
-        raise HTTPException(404, "no trust list has been published")
+    version = published_trust_list(session)
     return _jws(version.jws, version.sequence, "public, max-age=300")
 
 
@@ -128,6 +126,11 @@ def regions(
     _operator: Annotated[Operator, Depends(require_operator)], session: DbSession
 ) -> list[RegionOut]:
     """Regions and services with their whole history, as the next version would list them."""
+    return federation_regions(session)
+
+
+def federation_regions(session: Session) -> list[RegionOut]:
+    """Every listed region and its services, each with its status now and whole history."""
     return [
         RegionOut(
             code=region.code,
@@ -187,6 +190,11 @@ def versions(
     _operator: Annotated[Operator, Depends(require_operator)], session: DbSession
 ) -> list[VersionOut]:
     """Every published version, newest first, with who published it."""
+    return federation_versions(session)
+
+
+def federation_versions(session: Session) -> list[VersionOut]:
+    """Every published trust-list version, newest first."""
     return [_version_out(v) for v in list_trust_list_versions(session)]
 
 

@@ -13,10 +13,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from govtrust.api.deps import DbSession
+from govtrust.audit_source import log_page
 from licence_registry.transparency import (
-    MAX_PAGE,
     consistency_proof,
-    entries,
     find_licence_leaves,
     inclusion_proof,
     latest_checkpoint,
@@ -68,11 +67,7 @@ def log_entries(
     end: Annotated[int, Query(ge=1, le=2**53 - 1)],
 ) -> list[EntryOut]:
     """Leaves [start, end), at most MAX_PAGE of them."""
-    if end - start > MAX_PAGE:
-        raise HTTPException(400, f"ask for at most {MAX_PAGE} entries at a time")
-    return [
-        EntryOut(index=i, leaf=leaf.decode()) for i, leaf in entries(session, region, start, end)
-    ]
+    return [EntryOut(index=i, leaf=leaf) for i, leaf in log_page(session, region, start, end)]
 
 
 @router.get("/log/{region}/proof/inclusion", response_model=InclusionOut)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from govtrust.web import department, holder, signin, verification
+from govtrust.web import audit, department, holder, operator, signin, verification
 from govtrust.web.pages import error_page, install_pages, is_page
 
 __all__ = ["error_page", "install_web", "is_page"]
@@ -17,5 +17,13 @@ __all__ = ["error_page", "install_web", "is_page"]
 
 def install_web(app: FastAPI) -> None:
     install_pages(app)
-    for router in (signin.router, holder.router, verification.router, department.router):
+    routers = (
+        signin.router,
+        holder.router,
+        verification.router,
+        department.router,
+        audit.router,
+        operator.router,
+    )
+    for router in routers:
         app.include_router(router)

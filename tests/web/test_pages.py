@@ -9,11 +9,19 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from govtrust.app import create_app
 from tests.conftest import Federation
-from tests.web.web_support import Account, citizen, csrf_of, legal_person, staff
+from tests.web.web_support import (
+    browser,
+    citizen,
+    csrf,
+    csrf_of,
+    legal_person,
+    post_sign_in,
+    sign_in,
+    staff,
+)
 from verifier.pdf import verify_pdf
 from verifier.report import Verdict
 from verifier.timeutil import utc_now
@@ -24,38 +32,10 @@ def app(federation: Federation):
     return create_app(federation.settings)
 
 
-def browser(app: object) -> TestClient:
-    """A fresh 'browser': its own cookies."""
-    return TestClient(app, raise_server_exceptions=False, follow_redirects=False)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def anonymous(app: object) -> Iterator[TestClient]:
     with browser(app) as client:
         yield client
-
-
-def post_sign_in(client: TestClient, account: Account, **changes: str) -> Response:
-    form = client.get("/signin")
-    assert form.status_code == 200, form.text
-    fields = {
-        "csrf_token": csrf_of(form.text),
-        "region": account.region,
-        "username": account.username,
-        "password": account.password,
-    }
-    return client.post("/signin", data=fields | changes)
-
-
-def sign_in(app: object, account: Account) -> TestClient:
-    client = browser(app)
-    response = post_sign_in(client, account)
-    assert response.status_code == 303, response.text
-    return client
-
-
-def csrf(client: TestClient, page: str = "/verify") -> str:
-    return csrf_of(client.get(page).text)
 
 
 def test_pages_carry_a_strict_content_security_policy(anonymous: TestClient) -> None:

@@ -1,10 +1,13 @@
-"""Accounts with passwords, and signing in through the pages, for the web tests."""
+"""Accounts with passwords, and browsers signing in through the pages, for the web tests."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+from httpx import Response
 
 from identity.accounts import create_citizen, create_legal_person, create_staff
 from identity.dev_accounts import random_password
@@ -64,3 +67,31 @@ def csrf_of(html: str) -> str:
     match = _CSRF.search(html)
     assert match is not None, "the page has no form with a CSRF token"
     return match.group(1)
+
+
+def browser(app: object) -> TestClient:
+    """A fresh 'browser': its own cookies."""
+    return TestClient(app, raise_server_exceptions=False, follow_redirects=False)  # type: ignore[arg-type]
+
+
+def post_sign_in(client: TestClient, account: Account, **changes: str) -> Response:
+    form = client.get("/signin")
+    assert form.status_code == 200, form.text
+    fields = {
+        "csrf_token": csrf_of(form.text),
+        "region": account.region,
+        "username": account.username,
+        "password": account.password,
+    }
+    return client.post("/signin", data=fields | changes)
+
+
+def sign_in(app: object, account: Account) -> TestClient:
+    client = browser(app)
+    response = post_sign_in(client, account)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def csrf(client: TestClient, page: str = "/verify") -> str:
+    return csrf_of(client.get(page).text)
