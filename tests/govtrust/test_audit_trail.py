@@ -16,7 +16,7 @@ from govtrust.app import create_app
 from govtrust.audit_trail import AuditRecord
 from tests.api_support import bearer
 from tests.conftest import Federation
-from tests.web.web_support import legal_person
+from tests.web.web_support import csrf, legal_person, sign_in, staff
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +73,17 @@ def test_requests_of_no_staff_member_are_not_actions(
     client.post("/api/v1/licences/x/revoke", json={"reason": "x"}, headers=holder)
     with federation.runtime.database.transaction() as session:
         assert len(session.scalars(select(AuditRecord.id)).all()) == before
+
+
+def test_an_action_through_the_pages_is_recorded_too(federation: Federation) -> None:
+    identifier, _ = federation.issue("网页留痕有限公司", legal_person(federation).holder_id)
+    app = create_app(federation.settings)
+    clerk = sign_in(app, staff(federation, "clerk"))
+    response = clerk.post(
+        f"/department/licences/{identifier}/suspend",
+        data={"csrf_token": csrf(clerk), "reason": "核查中"},
+    )
+    assert response.status_code == 303
+    (record,) = records_for(federation, identifier)
+    assert record.action == f"POST /department/licences/{identifier}/suspend"
+    assert record.actor.startswith("330000/") and record.status == 303
