@@ -89,6 +89,7 @@ def issue(federation: Federation, holder_name: str, holder_id: str | None) -> st
 
 def shot(page: object, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.fonts.ready")  # type: ignore[attr-defined]
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
@@ -253,3 +254,24 @@ def test_the_english_switch(new_page: object) -> None:
     page.wait_for_selector("text=Verify a licence")
     assert page.locator("html").get_attribute("lang") == "en"
     shot(page, "verify-en")
+
+
+def test_the_auditor_and_operator_pages(own: Federation, new_page: object) -> None:
+    auditor = new_page()  # type: ignore[operator]
+    sign_in(auditor, staff(own, "auditor", department=None), "/audit")
+    shot(auditor, "audit-logs")
+    auditor.click("text=330000")
+    auditor.wait_for_selector("table")
+    shot(auditor, "audit-entries")
+    auditor.locator("table a").first.click()
+    auditor.wait_for_load_state()
+    shot(auditor, "audit-entry")
+    auditor.goto("/audit")
+    auditor.click("#run-audit")
+    auditor.wait_for_load_state()
+    assert auditor.url.endswith("/audit/check")
+    shot(auditor, "audit-check")
+    operator = new_page()  # type: ignore[operator]
+    sign_in(operator, staff(own, "operator", department=None), "/operator")
+    shot(operator, "operator")
+    assert "330000" in operator.inner_text("main")
