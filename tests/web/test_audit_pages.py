@@ -135,9 +135,13 @@ def test_an_entry_page_shows_an_inclusion_proof_that_verifies(
     assert auditor.get(f"/audit/{REGION}/entries/{newest + 10_000}").status_code == 404
 
 
-def test_the_check_answers_a_clean_result_on_an_honest_federation(
-    auditor: TestClient, federation: Federation
-) -> None:
+def test_the_check_answers_a_clean_result_on_an_honest_federation(tmp_path: Path) -> None:
+    # A federation of its own: other tests append test leaves to the shared one's log,
+    # which an honest audit rightly reports.
+    federation = private_federation(tmp_path)
+    auditor = sign_in(
+        create_app(federation.settings), staff(federation, "auditor", department=None)
+    )
     identifier, _ = federation.issue("审计页丁公司")
     with federation.runtime.database.transaction() as session:
         revoke_licence(session, identifier, "以欺骗手段取得")
